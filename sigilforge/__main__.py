@@ -1,0 +1,3 @@
+from sigilforge.cli import main
+
+main()

@@ -1,0 +1,235 @@
+"""Broker: the one library facade. The daemon and the CLI both drive exactly this.
+
+>>> broker = Broker.open()                              # doctest: +SKIP
+>>> broker.add_account("openai", "work", AddOptions(api_key="sk-...")).result()
+>>> broker.get_token("openai", "work").token
+
+Events (account added/removed, token refreshed, re-auth needed) reach listeners given
+to ``subscribe``; the D-Bus layer turns them into signals. The OAuth machinery (authlib,
+httpx2) is imported only when a flow, a refresh or a revocation is due.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from sigilforge import paths
+from sigilforge.accounts import AccountStore
+from sigilforge.config import Config
+from sigilforge.errors import AccountExists, InvalidArgument, SigilforgeError, UnknownProvider
+from sigilforge.events import AccountAdded, AccountRemoved, EventHub, Listener
+from sigilforge.model import (
+    AccessToken,
+    Account,
+    AccountKind,
+    AccountStatus,
+    AddOptions,
+    Flow,
+    Grant,
+    Removal,
+    TokenSet,
+    validate_account,
+    validate_service,
+)
+from sigilforge.pending import Pending
+from sigilforge.resolve import Resolver
+from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
+from sigilforge.tokens import Refresher, TokenManager
+
+__all__ = ["Broker", "GrantFlows"]
+
+log = logging.getLogger(__name__)
+
+_MAX_API_KEY = 16384
+
+
+class GrantFlows(Protocol):
+    """The OAuth side, as the broker needs it (implemented in ``sigilforge.oauth``)."""
+
+    def start(self, service: str, account: str, options: AddOptions) -> Pending[Grant]:
+        """Begin a flow; the prompt is ready on return, the grant arrives later."""
+        ...
+
+    def refresher(self) -> Refresher: ...
+
+    def revoke(self, account: Account, tokens: TokenSet) -> bool:
+        """Revoke at the provider. False if it has no revocation endpoint."""
+        ...
+
+
+class Broker:
+    def __init__(
+        self,
+        *,
+        accounts: AccountStore,
+        secrets: SecretStore,
+        config: Config | None = None,
+        lock_dir: Path,
+        oauth: Callable[[], GrantFlows] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config or Config()
+        self.accounts = accounts
+        self.secrets = secrets
+        self._events = EventHub()
+        self._oauth_factory = oauth
+        self._oauth_flows: GrantFlows | None = None
+        self._clock = clock
+        self.tokens = TokenManager(
+            accounts,
+            secrets,
+            events=self._events,
+            lock_dir=lock_dir,
+            refresher=lambda: self._oauth().refresher(),
+            clock=clock,
+        )
+        self._resolver = Resolver(accounts, self.tokens, self.config)
+
+    @classmethod
+    def open(cls, config: Config | None = None, *, secrets: SecretStore | None = None) -> Broker:
+        """The broker for the current user: files under the XDG dirs, the configured store."""
+        if config is None:
+            config = Config.load(paths.config_file())
+        return cls(
+            accounts=AccountStore(paths.accounts_file()),
+            secrets=secrets if secrets is not None else open_store(config.store),
+            config=config,
+            lock_dir=paths.runtime_dir() / "locks",
+            oauth=None,
+        )
+
+    def close(self) -> None:
+        self.secrets.close()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event; returns the function that unsubscribes."""
+        return self._events.subscribe(listener)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def list_accounts(self) -> list[Account]:
+        return self.accounts.list()
+
+    def get_account(self, service: str, account: str) -> Account:
+        return self.accounts.get(validate_service(service), validate_account(account))
+
+    def get_token(self, service: str, account: str) -> AccessToken:
+        """A valid access token (or the API key), refreshed first if it is due."""
+        return self.tokens.ensure_access_token(validate_service(service), validate_account(account))
+
+    def cached_token(self, service: str, account: str) -> AccessToken | None:
+        """The token from memory if it is valid now; None means call ``get_token``."""
+        return self.tokens.cached_access_token(service, account)
+
+    def refresh_token(self, service: str, account: str) -> AccessToken:
+        """Refresh now, whether due or not."""
+        return self.tokens.force_refresh(validate_service(service), validate_account(account))
+
+    def resolve(self, reference: str) -> str:
+        return self._resolver.resolve(reference)
+
+    # -- changing ------------------------------------------------------------------------
+
+    def add_account(
+        self, service: str, account: str, options: AddOptions | None = None
+    ) -> Pending[Account]:
+        """Start adding an account. An API key completes at once; an OAuth flow returns
+        with its prompt (URL or device code) and completes when the user has consented.
+        An account that needs re-authentication may be added again."""
+        options = options or AddOptions()
+        validate_service(service)
+        validate_account(account)
+        existing = self.accounts.find(service, account)
+        if existing is not None and existing.status is AccountStatus.OK:
+            raise AccountExists(f"account {service}/{account} exists; remove it first")
+        if options.resolved_flow() is Flow.API_KEY:
+            key = _clean_api_key(options.api_key)
+            return Pending.completed(self._save_api_key(service, account, key, existing))
+        pending = self._oauth().start(service, account, options)
+        return pending.then(lambda grant: self._save_grant(service, account, grant, existing))
+
+    def _save_api_key(
+        self, service: str, account: str, key: str, existing: Account | None
+    ) -> Account:
+        acc = Account(service, account, AccountKind.API_KEY, created_at=int(self._clock()))
+        self.tokens.store_api_key(acc, key)
+        return self._commit(acc, existing)
+
+    def _save_grant(
+        self, service: str, account: str, grant: Grant, existing: Account | None
+    ) -> Account:
+        acc = Account(
+            service,
+            account,
+            AccountKind.OAUTH2,
+            provider=grant.provider,
+            scopes=grant.scopes,
+            created_at=int(self._clock()),
+            expires_at=grant.tokens.expires_at,
+        )
+        self.tokens.store_tokens(acc, grant.tokens)
+        return self._commit(acc, existing)
+
+    def _commit(self, acc: Account, existing: Account | None) -> Account:
+        self.accounts.add(acc, replace=existing)
+        if existing is not None and existing.kind is not acc.kind:
+            self._delete_secret(acc.service, acc.account, _secret_kind(existing.kind))
+        self.tokens.forget(acc.service, acc.account)
+        self._events.emit(AccountAdded(acc.service, acc.account))
+        return acc
+
+    def remove_account(self, service: str, account: str) -> Removal:
+        """Revoke at the provider where possible, then delete the secrets and metadata.
+        A failed revocation is reported in the result; the account is removed anyway."""
+        acc = self.get_account(service, account)
+        revoked: bool | None = None
+        note = ""
+        if acc.kind is AccountKind.OAUTH2:
+            revoked, note = self._revoke(acc)
+        # Secrets first: if the store is locked this raises and nothing is lost.
+        self._delete_secret(acc.service, acc.account, _secret_kind(acc.kind))
+        self.accounts.remove(acc.service, acc.account)
+        self.tokens.forget(acc.service, acc.account)
+        self._events.emit(AccountRemoved(acc.service, acc.account))
+        return Removal(acc, revoked, note)
+
+    def _revoke(self, acc: Account) -> tuple[bool | None, str]:
+        tokens = self.tokens.stored_tokens(acc)
+        if tokens is None:
+            return None, "no tokens were stored"
+        try:
+            done = self._oauth().revoke(acc, tokens)
+        except SigilforgeError as exc:
+            log.warning("revocation for %s/%s failed: %s", acc.service, acc.account, exc.code)
+            return False, f"revocation failed ({exc.message}); removed locally"
+        return (True, "") if done else (None, "the provider has no revocation endpoint")
+
+    def _delete_secret(self, service: str, account: str, kind: SecretKind) -> None:
+        self.secrets.delete(SecretKey(service, account, kind))
+
+    def _oauth(self) -> GrantFlows:
+        if self._oauth_flows is None:
+            if self._oauth_factory is None:
+                self._oauth_factory = self._default_oauth
+            self._oauth_flows = self._oauth_factory()
+        return self._oauth_flows
+
+    def _default_oauth(self) -> GrantFlows:
+        raise UnknownProvider("OAuth providers are not available yet; use an API key")
+
+
+def _secret_kind(kind: AccountKind) -> SecretKind:
+    return SecretKind.TOKEN_SET if kind is AccountKind.OAUTH2 else SecretKind.API_KEY
+
+
+def _clean_api_key(value: str | None) -> str:
+    key = (value or "").removesuffix("\n").removesuffix("\r")
+    if not key.strip():
+        raise InvalidArgument("the API key is empty")
+    if len(key) > _MAX_API_KEY or any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise InvalidArgument("the API key has control characters or is too long")
+    return key

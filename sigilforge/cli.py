@@ -1,0 +1,188 @@
+"""The ``sigilforge`` command.
+
+Output that scripts read is exact: ``get-token`` and ``resolve`` print the secret and a
+newline, nothing else. Errors are one line on stderr and an exit status per error kind
+(see ``sigilforge.errors``); a traceback never reaches the terminal, only the local log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from sigilforge.errors import InvalidArgument, SigilforgeError
+
+if TYPE_CHECKING:
+    from sigilforge.broker import Broker
+    from sigilforge.model import Account
+
+__all__ = ["main"]
+
+log = logging.getLogger("sigilforge")
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _State:
+    def __init__(self) -> None:
+        self._broker: Broker | None = None
+
+    def broker(self) -> Broker:
+        if self._broker is None:
+            from sigilforge.broker import Broker
+
+            self._broker = Broker.open()
+        return self._broker
+
+    def close(self) -> None:
+        if self._broker is not None:
+            self._broker.close()
+
+
+pass_state = click.make_pass_decorator(_State, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sigilforge", prog_name="sigilforge")
+@click.option("-v", "--verbose", count=True, help="Log more (to stderr); repeat for debug.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Sigilforge: OAuth2 tokens and API keys for your desktop and your scripts."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2),
+        format="sigilforge: %(levelname)s: %(message)s",
+    )
+    state = ctx.ensure_object(_State)
+    ctx.call_on_close(state.close)
+
+
+@cli.command("add-account")
+@click.argument("service")
+@click.argument("account")
+@click.option("--api-key-stdin", is_flag=True, help="Read an API key from standard input.")
+@pass_state
+def add_account(state: _State, service: str, account: str, api_key_stdin: bool) -> None:
+    """Add ACCOUNT at SERVICE (an API key read from stdin, never from the command line)."""
+    from sigilforge.model import AddOptions, Flow
+
+    if not api_key_stdin:
+        raise InvalidArgument("give --api-key-stdin and the key on standard input")
+    key = _read_api_key()
+    options = AddOptions(flow=Flow.API_KEY, api_key=key)
+    acc = state.broker().add_account(service, account, options).result()
+    click.echo(f"added {acc.service}/{acc.account} ({acc.kind.value})", err=True)
+
+
+def _read_api_key() -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt("API key", hide_input=True, err=True))
+    return sys.stdin.readline()
+
+
+@cli.command("list-accounts")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+@pass_state
+def list_accounts(state: _State, as_json: bool) -> None:
+    """List accounts (never a secret)."""
+    accounts = state.broker().list_accounts()
+    if as_json:
+        click.echo(json.dumps([a.to_dict() for a in accounts], indent=2))
+        return
+    if not accounts:
+        click.echo("no accounts", err=True)
+        return
+    rows = [("SERVICE", "ACCOUNT", "KIND", "STATUS", "EXPIRES", "SCOPES")]
+    rows += [_row(a) for a in accounts]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+
+
+def _row(a: Account) -> tuple[str, str, str, str, str, str]:
+    expires = "-"
+    if a.expires_at:
+        expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(a.expires_at))
+    return (a.service, a.account, a.kind.value, a.status.value, expires, " ".join(a.scopes))
+
+
+@cli.command("get-token")
+@click.argument("service")
+@click.argument("account")
+@pass_state
+def get_token(state: _State, service: str, account: str) -> None:
+    """Print a valid access token (or the API key) and nothing else."""
+    click.echo(state.broker().get_token(service, account).token)
+
+
+@cli.command("refresh-token")
+@click.argument("service")
+@click.argument("account")
+@pass_state
+def refresh_token(state: _State, service: str, account: str) -> None:
+    """Refresh now and print the new access token."""
+    click.echo(state.broker().refresh_token(service, account).token)
+
+
+@cli.command("remove-account")
+@click.argument("service")
+@click.argument("account")
+@pass_state
+def remove_account(state: _State, service: str, account: str) -> None:
+    """Revoke (where the provider allows) and delete an account and its secrets."""
+    removal = state.broker().remove_account(service, account)
+    if removal.note:
+        click.echo(f"sigilforge: {removal.note}", err=True)
+    click.echo(f"removed {service}/{account}", err=True)
+
+
+@cli.command("resolve")
+@click.argument("reference")
+@pass_state
+def resolve(state: _State, reference: str) -> None:
+    """Print the secret a reference names (auth://SERVICE/ACCOUNT[/FIELD], vals:ref+...)."""
+    click.echo(state.broker().resolve(reference))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"sigilforge: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="sigilforge", standalone_mode=False)
+    except SigilforgeError as exc:
+        _fail(exc.message, exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        _log_unexpected(exc)
+        _fail(f"unexpected error ({type(exc).__name__}); details in the log", 1)
+
+
+def _log_unexpected(exc: BaseException) -> None:
+    # The traceback goes to a private file, never to the terminal.
+    try:
+        from sigilforge import paths
+
+        path = paths.ensure_private_dir(paths.state_dir()) / "sigilforge.log"
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger = logging.getLogger("sigilforge.crash")
+        logger.propagate = False
+        logger.addHandler(handler)
+        logger.error("unexpected error", exc_info=exc)
+        handler.close()
+    except OSError:
+        pass

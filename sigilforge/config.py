@@ -1,0 +1,89 @@
+"""User configuration, read from ``config.toml`` (never written by Sigilforge).
+
+All keys are optional and top-level::
+
+    store = "auto"             # "auto", "secret-service" or "keyring"
+    idle_timeout_secs = 300    # the daemon exits after this long without a call (0: never)
+    enable_vals = false        # resolve vals:ref+... / ref+... references with `vals`
+    vals_path = "vals"
+    vals_timeout_secs = 10
+    cache_ttl_secs = 60        # how long a vals result is reused
+    http_timeout_secs = 15     # every request to a provider
+    flow_timeout_secs = 300    # how long add-account waits for the user
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sigilforge.errors import InvalidArgument
+
+__all__ = ["STORE_CHOICES", "Config"]
+
+log = logging.getLogger(__name__)
+
+STORE_CHOICES = ("auto", "secret-service", "keyring")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    store: str = "auto"
+    idle_timeout_secs: float = 300.0
+    enable_vals: bool = False
+    vals_path: str = "vals"
+    vals_timeout_secs: float = 10.0
+    cache_ttl_secs: float = 60.0
+    http_timeout_secs: float = 15.0
+    flow_timeout_secs: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.store not in STORE_CHOICES:
+            raise InvalidArgument(f"config: store must be one of {', '.join(STORE_CHOICES)}")
+        for name in (
+            "idle_timeout_secs",
+            "vals_timeout_secs",
+            "cache_ttl_secs",
+            "http_timeout_secs",
+            "flow_timeout_secs",
+        ):
+            if getattr(self, name) < 0:
+                raise InvalidArgument(f"config: {name} must not be negative")
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        """Read ``path``; a missing file means the defaults."""
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            return cls()
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidArgument(f"{path.name}: {exc}") from None
+        return cls.from_mapping(data, source=path.name)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], *, source: str = "config") -> Config:
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            spec = known.get(key)
+            if spec is None:
+                # providers.toml tables or newer keys: not ours to reject.
+                log.debug("%s: ignoring unknown key %s", source, key)
+                continue
+            default = spec.default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                value = float(value) if ok else value
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise InvalidArgument(f"{source}: {key} has the wrong type")
+            values[key] = value
+        return cls(**values)

@@ -1,0 +1,213 @@
+"""Every failure Sigilforge reports, as one tree.
+
+Each concrete class has a stable ``code``: it is the suffix of the D-Bus error name
+(``org.sigilforge.Broker1.Error.<code>``) and picks the CLI exit status. Messages are
+short and never carry a secret; details belong in the local log only.
+
+::
+
+    SigilforgeError                 code Failed            exit 1
+    ├── InvalidArgument             InvalidArgument        exit 2  (D-Bus: InvalidArgs)
+    │   └── InvalidReference        InvalidReference       exit 2
+    ├── NamingError
+    │   ├── NoSuchAccount           NoSuchAccount          exit 3
+    │   ├── AccountExists           AccountExists          exit 3
+    │   └── UnknownProvider         UnknownProvider        exit 3
+    ├── StoreError
+    │   ├── StoreUnavailable        StoreUnavailable       exit 4
+    │   ├── StoreLocked             StoreLocked            exit 4
+    │   └── StoreCorrupt            StoreCorrupt           exit 4
+    ├── ReauthRequired              ReauthRequired         exit 5
+    ├── RemoteError
+    │   ├── ProviderError           ProviderError          exit 6
+    │   ├── NetworkError            Network                exit 6
+    │   └── Timeout                 Timeout                exit 6
+    └── RefusedError
+        ├── Cancelled               Cancelled              exit 7
+        └── AccessDenied            AccessDenied           exit 7
+
+The group classes (``NamingError``, ``StoreError``, ``RemoteError``, ``RefusedError``)
+exist to be caught, never raised.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "ERRORS",
+    "AccessDenied",
+    "AccountExists",
+    "Cancelled",
+    "Failed",
+    "InvalidArgument",
+    "InvalidReference",
+    "NamingError",
+    "NetworkError",
+    "NoSuchAccount",
+    "ProviderError",
+    "ReauthRequired",
+    "RefusedError",
+    "RemoteError",
+    "SigilforgeError",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StoreUnavailable",
+    "Timeout",
+    "UnknownProvider",
+    "error_for_code",
+]
+
+
+class SigilforgeError(Exception):
+    """Base of every Sigilforge error; raised as such only for the unexpected."""
+
+    code: ClassVar[str] = "Failed"
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+
+Failed = SigilforgeError
+
+
+class InvalidArgument(SigilforgeError):
+    """An argument value that cannot be right."""
+
+    code = "InvalidArgument"
+    exit_code = 2
+
+
+class InvalidReference(InvalidArgument):
+    """A credential reference that does not parse or names a field that never resolves."""
+
+    code = "InvalidReference"
+
+
+class NamingError(SigilforgeError):
+    exit_code = 3
+
+
+class NoSuchAccount(NamingError):
+    """No such account."""
+
+    code = "NoSuchAccount"
+
+
+class AccountExists(NamingError):
+    """The account exists already."""
+
+    code = "AccountExists"
+
+
+class UnknownProvider(NamingError):
+    """No provider of that name is built in or configured."""
+
+    code = "UnknownProvider"
+
+
+class StoreError(SigilforgeError):
+    exit_code = 4
+
+
+class StoreUnavailable(StoreError):
+    """No Secret Service (or configured keyring) can be reached."""
+
+    code = "StoreUnavailable"
+
+
+class StoreLocked(StoreError):
+    """The secret store is locked; unlock it (e.g. log in to the desktop) and retry."""
+
+    code = "StoreLocked"
+
+
+class StoreCorrupt(StoreError):
+    """A metadata file could not be read; it was moved aside, not overwritten."""
+
+    code = "StoreCorrupt"
+
+
+class ReauthRequired(SigilforgeError):
+    """The grant was revoked or expired: add the account again to sign in."""
+
+    code = "ReauthRequired"
+    exit_code = 5
+
+
+class RemoteError(SigilforgeError):
+    exit_code = 6
+
+
+class ProviderError(RemoteError):
+    """The provider answered with an error.
+
+    ``error`` holds the OAuth error code (RFC 6749 section 5.2) when the provider sent one.
+    """
+
+    code = "ProviderError"
+
+    def __init__(self, message: str = "", *, error: str | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class NetworkError(RemoteError):
+    """The provider could not be reached."""
+
+    code = "Network"
+
+
+class Timeout(RemoteError):
+    """An operation ran out of time."""
+
+    code = "Timeout"
+
+
+class RefusedError(SigilforgeError):
+    exit_code = 7
+
+
+class Cancelled(RefusedError):
+    """The operation was cancelled."""
+
+    code = "Cancelled"
+
+
+class AccessDenied(RefusedError):
+    """The user or the provider refused."""
+
+    code = "AccessDenied"
+
+
+ERRORS: tuple[type[SigilforgeError], ...] = (
+    SigilforgeError,
+    InvalidArgument,
+    InvalidReference,
+    NoSuchAccount,
+    AccountExists,
+    UnknownProvider,
+    StoreUnavailable,
+    StoreLocked,
+    StoreCorrupt,
+    ReauthRequired,
+    ProviderError,
+    NetworkError,
+    Timeout,
+    Cancelled,
+    AccessDenied,
+)
+"""The concrete classes, one per code."""
+
+_BY_CODE = {cls.code: cls for cls in ERRORS}
+
+
+def error_for_code(code: str) -> type[SigilforgeError]:
+    """The class for a code; ``SigilforgeError`` (``Failed``) for a code we do not know."""
+    return _BY_CODE.get(code, SigilforgeError)

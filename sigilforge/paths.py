@@ -1,0 +1,58 @@
+"""Where Sigilforge keeps its files, by the XDG base directory rules (via platformdirs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+__all__ = [
+    "accounts_file",
+    "config_dir",
+    "config_file",
+    "ensure_private_dir",
+    "log_file",
+    "providers_file",
+    "runtime_dir",
+    "state_dir",
+]
+
+APP = "sigilforge"
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP))
+
+
+def state_dir() -> Path:
+    return Path(platformdirs.user_state_dir(APP))
+
+
+def runtime_dir() -> Path:
+    # XDG_RUNTIME_DIR is per-user tmpfs; without it (no login session), fall back to the
+    # state dir rather than /tmp, where another user could pre-create our lock files.
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return Path(platformdirs.user_runtime_dir(APP))
+    return state_dir() / "run"
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def providers_file() -> Path:
+    return config_dir() / "providers.toml"
+
+
+def accounts_file() -> Path:
+    return config_dir() / "accounts.json"
+
+
+def log_file() -> Path:
+    return state_dir() / "sigilforge.log"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path

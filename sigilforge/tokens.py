@@ -1,0 +1,246 @@
+"""TokenManager: hands out valid access tokens and API keys, refreshing when due.
+
+Rules it keeps (DESIGN section 5):
+
+- A token is refreshed ahead of expiry by a margin that scales with its lifetime, so a
+  token that lives seconds is still refreshed once per lifetime, not once per call.
+- Concurrent callers share one refresh: a per-account thread lock in this process and a
+  file lock across processes; whoever gets the lock second re-reads the store and takes
+  the token the first one produced.
+- A new token set is saved and read back before any caller sees the new access token; a
+  response without a refresh token keeps the old one.
+- ``invalid_grant`` marks the account ``reauth_required`` (tokens kept) and emits
+  ``ReauthNeeded``; temporary failures keep the tokens and are retried with backoff.
+- Reads are served from memory while ``accounts.json`` is unchanged; any account change,
+  in this process or another, invalidates the cache (one ``stat`` per call).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from sigilforge.accounts import AccountStore
+from sigilforge.errors import (
+    InvalidArgument,
+    NetworkError,
+    NoSuchAccount,
+    ProviderError,
+    ReauthRequired,
+    StoreUnavailable,
+    Timeout,
+)
+from sigilforge.events import EventHub, ReauthNeeded, TokenRefreshed
+from sigilforge.filelock import locked
+from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
+from sigilforge.store.base import SecretKey, SecretKind, SecretStore
+
+__all__ = ["Refresher", "TokenManager", "refresh_margin"]
+
+# Bounds for the refresh margin, in seconds.
+_MARGIN_FRACTION = 0.1
+_MARGIN_MAX = 300.0
+# Transient refresh failures are retried inside one call this many times, with backoff.
+_RETRY_DELAYS = (0.25, 1.0)
+
+
+def refresh_margin(lifetime: float | None) -> float:
+    """How long before expiry a token counts as due: 10% of its lifetime, at most 5 min."""
+    if lifetime is None or lifetime <= 0:
+        return 60.0
+    return min(_MARGIN_MAX, lifetime * _MARGIN_FRACTION)
+
+
+class Refresher(Protocol):
+    """Trades a refresh token for a new token set (the OAuth layer implements it).
+
+    Raises ``ReauthRequired`` for ``invalid_grant``, ``NetworkError``/``Timeout`` for
+    transport failures and ``ProviderError`` for anything else the provider says.
+    """
+
+    def refresh(self, account: Account, tokens: TokenSet) -> TokenSet: ...
+
+
+class TokenManager:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        secrets: SecretStore,
+        *,
+        events: EventHub,
+        lock_dir: Path,
+        refresher: Callable[[], Refresher] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._accounts = accounts
+        self._secrets = secrets
+        self._events = events
+        self._lock_dir = lock_dir
+        self._refresher_factory = refresher
+        self._refresher: Refresher | None = None
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], TokenSet | str]] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def cached_access_token(self, service: str, account: str) -> AccessToken | None:
+        """A token from memory if one is valid now, else None. Never blocks on I/O
+        beyond one ``stat``; the daemon answers from here on its event loop."""
+        entry = self._cache.get((service, account))
+        if entry is None or entry[0] != self._accounts.version():
+            return None
+        value = entry[1]
+        if isinstance(value, str):
+            return AccessToken(value, None)
+        if self._is_due(value):
+            return None
+        return AccessToken(value.access_token, value.expires_at)
+
+    def ensure_access_token(self, service: str, account: str) -> AccessToken:
+        cached = self.cached_access_token(service, account)
+        if cached is not None:
+            return cached
+        acc = self._accounts.get(service, account)
+        if acc.kind is AccountKind.API_KEY:
+            return AccessToken(self.api_key(acc), None)
+        tokens = self._load_tokens(acc)
+        if not self._is_due(tokens):
+            return AccessToken(tokens.access_token, tokens.expires_at)
+        return self._refresh(acc, stale=tokens, forced=False)
+
+    def force_refresh(self, service: str, account: str) -> AccessToken:
+        acc = self._accounts.get(service, account)
+        if acc.kind is not AccountKind.OAUTH2:
+            raise InvalidArgument(f"{service}/{account} holds an API key; nothing to refresh")
+        return self._refresh(acc, stale=self._load_tokens(acc), forced=True)
+
+    def api_key(self, acc: Account) -> str:
+        version = self._accounts.version()
+        value = self._secrets.get(SecretKey(acc.service, acc.account, SecretKind.API_KEY))
+        if value is None:
+            raise NoSuchAccount(f"{acc.service}/{acc.account} has no API key in the store")
+        self._cache[acc.key] = (version, value)
+        return value
+
+    def stored_tokens(self, acc: Account) -> TokenSet | None:
+        """The stored token set as it is, whatever the account's status (for revocation)."""
+        raw = self._secrets.get(SecretKey(acc.service, acc.account, SecretKind.TOKEN_SET))
+        return None if raw is None else TokenSet.from_json(raw)
+
+    def _load_tokens(self, acc: Account) -> TokenSet:
+        if acc.status is AccountStatus.REAUTH_REQUIRED:
+            raise ReauthRequired(f"{acc.service}/{acc.account} needs to sign in again")
+        version = self._accounts.version()
+        raw = self._secrets.get(SecretKey(acc.service, acc.account, SecretKind.TOKEN_SET))
+        if raw is None:
+            raise ReauthRequired(f"{acc.service}/{acc.account} has no tokens in the store")
+        tokens = TokenSet.from_json(raw)
+        self._cache[acc.key] = (version, tokens)
+        return tokens
+
+    def _is_due(self, tokens: TokenSet) -> bool:
+        if tokens.expires_at is None:
+            return False
+        now = self._clock()
+        lifetime = tokens.expires_at - tokens.obtained_at if tokens.obtained_at else None
+        return tokens.expires_at - now <= refresh_margin(lifetime)
+
+    def _is_expired(self, tokens: TokenSet) -> bool:
+        return tokens.expires_at is not None and tokens.expires_at <= self._clock()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def store_tokens(self, acc: Account, tokens: TokenSet) -> None:
+        """Save a token set and read it back; raises unless the store holds exactly it."""
+        key = SecretKey(acc.service, acc.account, SecretKind.TOKEN_SET)
+        text = tokens.to_json()
+        self._secrets.set(key, text)
+        if self._secrets.get(key) != text:
+            raise StoreUnavailable("the secret store did not keep the new tokens")
+
+    def store_api_key(self, acc: Account, value: str) -> None:
+        self._secrets.set(SecretKey(acc.service, acc.account, SecretKind.API_KEY), value)
+
+    def forget(self, service: str, account: str) -> None:
+        self._cache.pop((service, account), None)
+
+    def _lock_for(self, key: tuple[str, str]) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _refresh(self, acc: Account, *, stale: TokenSet, forced: bool) -> AccessToken:
+        key = acc.key
+        # Longer than one refresh's HTTP time limits, so a waiter outlasts the refresher.
+        wait = 60.0
+        if not self._lock_for(key).acquire(timeout=wait):
+            raise Timeout(f"timed out waiting for a refresh of {acc.service}/{acc.account}")
+        try:
+            lock_path = self._lock_dir / f"{acc.service}~{acc.account}.lock"
+            with locked(lock_path, timeout=wait):
+                acc = self._accounts.get(*key)
+                current = self._load_tokens(acc)
+                if current.access_token != stale.access_token and not self._is_expired(current):
+                    # Someone refreshed while we waited for the lock: take theirs.
+                    return AccessToken(current.access_token, current.expires_at)
+                if not forced and not self._is_due(current):
+                    return AccessToken(current.access_token, current.expires_at)
+                return self._refresh_locked(acc, current)
+        finally:
+            self._lock_for(key).release()
+
+    def _refresh_locked(self, acc: Account, current: TokenSet) -> AccessToken:
+        if not current.refresh_token:
+            if not self._is_expired(current):
+                return AccessToken(current.access_token, current.expires_at)
+            self._mark_reauth(acc, "the token expired and there is no refresh token")
+        refresher = self._get_refresher()
+        last_error: Exception | None = None
+        for delay in (*_RETRY_DELAYS, None):
+            try:
+                fresh = refresher.refresh(acc, current)
+                break
+            except ReauthRequired as exc:
+                self._mark_reauth(acc, exc.message)
+            except (NetworkError, Timeout, ProviderError) as exc:
+                if isinstance(exc, ProviderError) and not _transient(exc):
+                    raise
+                last_error = exc
+                if delay is None:
+                    # Tokens are kept; one that is still valid is better than an error.
+                    if not self._is_expired(current):
+                        return AccessToken(current.access_token, current.expires_at)
+                    raise
+                time.sleep(delay)
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise last_error or NetworkError()
+        if not fresh.refresh_token:
+            fresh = fresh.with_refresh_token(current.refresh_token)
+        self.store_tokens(acc, fresh)
+        self._accounts.update(acc.service, acc.account, expires_at=fresh.expires_at)
+        self._cache[acc.key] = (self._accounts.version(), fresh)
+        if fresh.expires_at is not None:
+            self._events.emit(TokenRefreshed(acc.service, acc.account, fresh.expires_at))
+        return AccessToken(fresh.access_token, fresh.expires_at)
+
+    def _mark_reauth(self, acc: Account, reason: str) -> None:
+        self._accounts.update(acc.service, acc.account, status=AccountStatus.REAUTH_REQUIRED)
+        self.forget(acc.service, acc.account)
+        self._events.emit(ReauthNeeded(acc.service, acc.account, reason))
+        raise ReauthRequired(f"{acc.service}/{acc.account}: {reason}")
+
+    def _get_refresher(self) -> Refresher:
+        if self._refresher is None:
+            if self._refresher_factory is None:
+                raise ProviderError("OAuth refresh is not available in this build")
+            self._refresher = self._refresher_factory()
+        return self._refresher
+
+
+def _transient(exc: ProviderError) -> bool:
+    # A 5xx or rate limit is temporary; an OAuth error code is the provider's final word.
+    return exc.error in (None, "temporarily_unavailable", "server_error", "slow_down")

@@ -1,0 +1,119 @@
+"""A private ``dbus-daemon`` session bus, with its own service directory for activation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:dir={listen}</listen>
+  <servicedir>{services}</servicedir>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class PrivateBus:
+    """``with PrivateBus(root, env) as bus:`` sets ``env['DBUS_SESSION_BUS_ADDRESS']``.
+
+    ``bus.services`` is the activation directory: drop ``*.service`` files there and call
+    ``bus.reload()``.
+    """
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.env = env
+        self.services = root / "dbus-services"
+        self.address = ""
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> PrivateBus:
+        if shutil.which("dbus-daemon") is None:
+            raise RuntimeError("dbus-daemon is not installed (apt-get install dbus)")
+        self.services.mkdir(parents=True, exist_ok=True)
+        sock_dir = self.root / "bus"
+        sock_dir.mkdir(mode=0o700, exist_ok=True)
+        config = self.root / "bus.conf"
+        config.write_text(
+            _CONFIG.format(listen=escape(str(sock_dir)), services=escape(str(self.services)))
+        )
+        read_fd, write_fd = os.pipe()
+        self._proc = subprocess.Popen(
+            [
+                "dbus-daemon",
+                f"--config-file={config}",
+                "--nofork",
+                "--nopidfile",
+                f"--print-address={write_fd}",
+            ],
+            pass_fds=(write_fd,),
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        deadline = time.monotonic() + timeout
+        data = b""
+        with os.fdopen(read_fd, "rb") as pipe:
+            while b"\n" not in data:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("dbus-daemon did not print its address")
+                chunk = pipe.read1(4096)
+                if not chunk:
+                    self.stop()
+                    raise RuntimeError("dbus-daemon exited at start")
+                data += chunk
+        self.address = data.decode().strip()
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = self.address
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def reload(self) -> None:
+        """Re-read the service directory (after adding an activation file)."""
+        subprocess.run(
+            [
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.ReloadConfig",
+            ],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+            self._proc = None
+
+    def __enter__(self) -> PrivateBus:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

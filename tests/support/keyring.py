@@ -1,0 +1,101 @@
+"""A headless gnome-keyring providing the Secret Service on a (private) bus."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+PASSWORD = "sigilforge-test-password"
+
+
+class HeadlessKeyring:
+    """``with HeadlessKeyring(env) as kr:`` on the bus named by ``env``.
+
+    The login keyring is created (or unlocked) with ``PASSWORD`` read from stdin, the
+    way PAM does it at login, so no prompt is ever needed.
+    """
+
+    def __init__(self, env: dict[str, str], password: str = PASSWORD) -> None:
+        self.env = env
+        self.password = password
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> HeadlessKeyring:
+        if shutil.which("gnome-keyring-daemon") is None:
+            raise RuntimeError("gnome-keyring is not installed (apt-get install gnome-keyring)")
+        self._proc = subprocess.Popen(
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(self.password.encode())
+        self._proc.stdin.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError("gnome-keyring-daemon exited at start")
+            probe = subprocess.run(
+                [
+                    "busctl",
+                    "--user",
+                    "get-property",
+                    "org.freedesktop.secrets",
+                    "/org/freedesktop/secrets/aliases/default",
+                    "org.freedesktop.Secret.Collection",
+                    "Locked",
+                ],
+                env=self.env,
+                capture_output=True,
+                timeout=5,
+                check=False,
+            )
+            if probe.returncode == 0 and b"false" in probe.stdout:
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("gnome-keyring did not unlock its login collection in time")
+
+    def lock(self) -> None:
+        """Lock every collection, as a screen locker or `Lock` from Seahorse would."""
+        subprocess.run(
+            [
+                "busctl",
+                "--user",
+                "call",
+                "org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service",
+                "Lock",
+                "ao",
+                "1",
+                "/org/freedesktop/secrets/collection/login",
+            ],
+            env=self.env,
+            capture_output=True,
+            timeout=5,
+            check=True,
+        )
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+            self._proc = None
+
+    def __enter__(self) -> HeadlessKeyring:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
