@@ -40,7 +40,7 @@ from sigilforge.resolve import Resolver
 from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
 from sigilforge.tokens import Refresher, TokenManager
 
-__all__ = ["Broker", "GrantFlows"]
+__all__ = ["Broker", "BrokerAPI", "GrantFlows"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,27 @@ class GrantFlows(Protocol):
     def revoke(self, account: Account, tokens: TokenSet) -> bool:
         """Revoke at the provider. False if it has no revocation endpoint."""
         ...
+
+
+class BrokerAPI(Protocol):
+    """What the CLI needs, met both by ``Broker`` in-process and by the blocking D-Bus
+    client talking to the daemon; both raise the same ``sigilforge.errors`` classes."""
+
+    def list_accounts(self) -> list[Account]: ...
+
+    def get_token(self, service: str, account: str) -> AccessToken: ...
+
+    def refresh_token(self, service: str, account: str) -> AccessToken: ...
+
+    def add_account(
+        self, service: str, account: str, options: AddOptions | None = None
+    ) -> Pending[Account]: ...
+
+    def remove_account(self, service: str, account: str) -> Removal: ...
+
+    def resolve(self, reference: str) -> str: ...
+
+    def close(self) -> None: ...
 
 
 class Broker:

@@ -18,7 +18,7 @@ import click
 from sigilforge.errors import InvalidArgument, SigilforgeError
 
 if TYPE_CHECKING:
-    from sigilforge.broker import Broker
+    from sigilforge.broker import BrokerAPI
     from sigilforge.model import Account
 
 __all__ = ["main"]
@@ -30,19 +30,21 @@ EXIT_INTERRUPTED = 130
 
 
 class _State:
-    def __init__(self) -> None:
-        self._broker: Broker | None = None
+    """Opens the backend on first use, so ``--help`` and usage errors cost nothing."""
 
-    def broker(self) -> Broker:
-        if self._broker is None:
+    def __init__(self) -> None:
+        self._backend: BrokerAPI | None = None
+
+    def backend(self) -> BrokerAPI:
+        if self._backend is None:
             from sigilforge.broker import Broker
 
-            self._broker = Broker.open()
-        return self._broker
+            self._backend = Broker.open()
+        return self._backend
 
     def close(self) -> None:
-        if self._broker is not None:
-            self._broker.close()
+        if self._backend is not None:
+            self._backend.close()
 
 
 pass_state = click.make_pass_decorator(_State, ensure=True)
@@ -75,7 +77,7 @@ def add_account(state: _State, service: str, account: str, api_key_stdin: bool) 
         raise InvalidArgument("give --api-key-stdin and the key on standard input")
     key = _read_api_key()
     options = AddOptions(flow=Flow.API_KEY, api_key=key)
-    acc = state.broker().add_account(service, account, options).result()
+    acc = state.backend().add_account(service, account, options).result()
     click.echo(f"added {acc.service}/{acc.account} ({acc.kind.value})", err=True)
 
 
@@ -90,7 +92,7 @@ def _read_api_key() -> str:
 @pass_state
 def list_accounts(state: _State, as_json: bool) -> None:
     """List accounts (never a secret)."""
-    accounts = state.broker().list_accounts()
+    accounts = state.backend().list_accounts()
     if as_json:
         click.echo(json.dumps([a.to_dict() for a in accounts], indent=2))
         return
@@ -117,7 +119,7 @@ def _row(a: Account) -> tuple[str, str, str, str, str, str]:
 @pass_state
 def get_token(state: _State, service: str, account: str) -> None:
     """Print a valid access token (or the API key) and nothing else."""
-    click.echo(state.broker().get_token(service, account).token)
+    click.echo(state.backend().get_token(service, account).token)
 
 
 @cli.command("refresh-token")
@@ -126,7 +128,7 @@ def get_token(state: _State, service: str, account: str) -> None:
 @pass_state
 def refresh_token(state: _State, service: str, account: str) -> None:
     """Refresh now and print the new access token."""
-    click.echo(state.broker().refresh_token(service, account).token)
+    click.echo(state.backend().refresh_token(service, account).token)
 
 
 @cli.command("remove-account")
@@ -135,7 +137,7 @@ def refresh_token(state: _State, service: str, account: str) -> None:
 @pass_state
 def remove_account(state: _State, service: str, account: str) -> None:
     """Revoke (where the provider allows) and delete an account and its secrets."""
-    removal = state.broker().remove_account(service, account)
+    removal = state.backend().remove_account(service, account)
     if removal.note:
         click.echo(f"sigilforge: {removal.note}", err=True)
     click.echo(f"removed {service}/{account}", err=True)
@@ -146,7 +148,7 @@ def remove_account(state: _State, service: str, account: str) -> None:
 @pass_state
 def resolve(state: _State, reference: str) -> None:
     """Print the secret a reference names (auth://SERVICE/ACCOUNT[/FIELD], vals:ref+...)."""
-    click.echo(state.broker().resolve(reference))
+    click.echo(state.backend().resolve(reference))
 
 
 def _fail(message: str, code: int) -> NoReturn:
