@@ -1,0 +1,110 @@
+"""accounts.json: atomic, private, shared safely between processes, never silently lost."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import stat
+from pathlib import Path
+
+import pytest
+
+from sigilforge.accounts import AccountStore
+from sigilforge.errors import AccountExists, NoSuchAccount, StoreCorrupt
+from sigilforge.model import Account, AccountKind, AccountStatus
+
+
+def _acc(service: str = "openai", account: str = "work") -> Account:
+    return Account(service, account, AccountKind.API_KEY, created_at=1)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AccountStore:
+    return AccountStore(tmp_path / "cfg" / "accounts.json")
+
+
+def test_add_get_list_remove(store: AccountStore) -> None:
+    store.add(_acc("openai", "work"))
+    store.add(_acc("github", "me"))
+    assert [a.key for a in store.list()] == [("github", "me"), ("openai", "work")]
+    assert store.get("openai", "work").kind is AccountKind.API_KEY
+    assert store.remove("openai", "work").account == "work"
+    with pytest.raises(NoSuchAccount):
+        store.get("openai", "work")
+    with pytest.raises(NoSuchAccount):
+        store.remove("openai", "work")
+
+
+def test_duplicate_add_is_refused_and_keeps_the_first(store: AccountStore) -> None:
+    store.add(_acc())
+    with pytest.raises(AccountExists):
+        store.add(_acc().with_(scopes=("x",)))
+    assert store.get("openai", "work").scopes == ()
+
+
+def test_update_changes_one_field(store: AccountStore) -> None:
+    store.add(_acc())
+    store.update("openai", "work", status=AccountStatus.REAUTH_REQUIRED)
+    assert AccountStore(store.path).get("openai", "work").status is AccountStatus.REAUTH_REQUIRED
+
+
+def test_file_is_private_and_no_temp_files_remain(store: AccountStore) -> None:
+    store.add(_acc())
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.path.parent.stat().st_mode) == 0o700
+    leftovers = [p.name for p in store.path.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_a_change_in_another_process_is_seen(store: AccountStore) -> None:
+    store.list()
+    AccountStore(store.path).add(_acc("other", "x"))
+    assert [a.key for a in store.list()] == [("other", "x")]
+
+
+def _add_many(path: str, prefix: str, n: int) -> None:
+    store = AccountStore(Path(path))
+    for i in range(n):
+        store.add(Account("svc", f"{prefix}{i}", AccountKind.API_KEY))
+
+
+def test_two_processes_adding_50_each_keep_all_100(store: AccountStore) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_add_many, args=(str(store.path), prefix, 50)) for prefix in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert len(store.list()) == 100
+
+
+def test_truncated_file_is_moved_aside_and_reported(store: AccountStore) -> None:
+    store.add(_acc("openai", "work"))
+    store.add(_acc("github", "me"))
+    original = store.path.read_bytes()
+    store.path.write_bytes(original[: len(original) // 2])
+    truncated = store.path.read_bytes()
+
+    with pytest.raises(StoreCorrupt, match=r"moved to accounts\.json\.corrupt-"):
+        AccountStore(store.path).list()
+
+    aside = list(store.path.parent.glob("accounts.json.corrupt-*"))
+    assert len(aside) == 1
+    assert aside[0].read_bytes() == truncated, "the damaged file is kept as it was"
+    assert not store.path.exists(), "nothing was written in its place"
+    # Later writes start a new file and never touch the one kept aside.
+    store.add(_acc("new", "one"))
+    assert aside[0].read_bytes() == truncated
+
+
+def test_record_with_missing_fields_counts_as_corrupt(store: AccountStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(json.dumps({"version": 1, "accounts": [{"service": "x"}]}))
+    with pytest.raises(StoreCorrupt):
+        store.list()
+
+
+def test_no_file_means_no_accounts(store: AccountStore) -> None:
+    assert store.list() == []
+    assert not store.path.exists()

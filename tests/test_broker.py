@@ -1,0 +1,197 @@
+"""The library facade, API keys end to end, on the real Secret Service."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sigilforge import (
+    AccountAdded,
+    AccountExists,
+    AccountKind,
+    AccountRemoved,
+    AddOptions,
+    Broker,
+    Config,
+    Event,
+    InvalidArgument,
+    InvalidReference,
+    NoSuchAccount,
+    ProviderError,
+    StoreLocked,
+)
+from sigilforge.accounts import AccountStore
+from sigilforge.model import AccountStatus
+from sigilforge.store.memory import MemoryStore
+from tests.conftest import MARKER, Home
+
+KEY = f"sk-{MARKER}"
+
+
+@pytest.fixture
+def broker(home: Home) -> Iterator[Broker]:
+    b = Broker.open()
+    yield b
+    b.close()
+
+
+def test_api_key_account_end_to_end(broker: Broker, home: Home) -> None:
+    events: list[Event] = []
+    broker.subscribe(events.append)
+
+    acc = broker.add_account("openai", "work", AddOptions(api_key=KEY + "\n")).result(5)
+
+    assert acc.kind is AccountKind.API_KEY
+    assert broker.get_token("openai", "work").token == KEY
+    assert broker.resolve("auth://openai/work") == KEY
+    assert broker.resolve("auth://openai/work/api_key") == KEY
+    assert [a.key for a in broker.list_accounts()] == [("openai", "work")]
+    assert events == [AccountAdded("openai", "work")]
+
+    text = home.accounts_file.read_text()
+    assert MARKER not in text
+    assert stat.S_IMODE(home.accounts_file.stat().st_mode) == 0o600
+
+    removal = broker.remove_account("openai", "work")
+    assert removal.revoked is None
+    assert events[-1] == AccountRemoved("openai", "work")
+    with pytest.raises(NoSuchAccount):
+        broker.get_token("openai", "work")
+
+
+def test_a_second_broker_sees_the_first_ones_key(broker: Broker) -> None:
+    broker.add_account("openai", "work", AddOptions(api_key=KEY)).result(5)
+    other = Broker.open()
+    try:
+        assert other.get_token("openai", "work").token == KEY
+        other.remove_account("openai", "work")
+        with pytest.raises(NoSuchAccount):
+            broker.get_token("openai", "work")
+    finally:
+        other.close()
+
+
+def test_adding_twice_is_refused_and_keeps_the_first_key(broker: Broker) -> None:
+    broker.add_account("openai", "work", AddOptions(api_key="first")).result(5)
+    with pytest.raises(AccountExists):
+        broker.add_account("openai", "work", AddOptions(api_key="second"))
+    assert broker.get_token("openai", "work").token == "first"
+
+
+@pytest.mark.parametrize("bad", ["", "\n", "   ", "a\x00b", "a\nb", "x" * 20000])
+def test_bad_api_keys_are_refused(broker: Broker, bad: str) -> None:
+    with pytest.raises(InvalidArgument):
+        broker.add_account("openai", "work", AddOptions(api_key=bad))
+    assert broker.list_accounts() == []
+
+
+@pytest.mark.parametrize(("service", "account"), [("Open AI", "w"), ("openai", "a/b"), ("", "x")])
+def test_bad_names_are_refused(broker: Broker, service: str, account: str) -> None:
+    with pytest.raises(InvalidArgument):
+        broker.add_account(service, account, AddOptions(api_key="k"))
+
+
+def test_error_text_never_echoes_a_pasted_secret(broker: Broker) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        broker.get_token(KEY + " pasted by mistake", "work")
+    assert MARKER not in str(info.value)
+
+
+def test_reference_to_an_api_key_field_of_an_oauth_style_name_fails(broker: Broker) -> None:
+    with pytest.raises(NoSuchAccount):
+        broker.resolve("auth://github/personal")
+    with pytest.raises(InvalidReference):
+        broker.resolve("github/personal")
+
+
+def test_reauth_required_account_may_be_added_again(broker: Broker) -> None:
+    broker.add_account("openai", "work", AddOptions(api_key="old")).result(5)
+    broker.accounts.update("openai", "work", status=AccountStatus.REAUTH_REQUIRED)
+    broker.add_account("openai", "work", AddOptions(api_key="new")).result(5)
+    assert broker.get_token("openai", "work").token == "new"
+    assert broker.get_account("openai", "work").status is AccountStatus.OK
+
+
+def test_locked_store_loses_nothing(tmp_path: Path) -> None:
+    secrets = MemoryStore()
+    broker = Broker(
+        accounts=AccountStore(tmp_path / "accounts.json"), secrets=secrets, lock_dir=tmp_path
+    )
+    broker.add_account("openai", "work", AddOptions(api_key="k")).result(5)
+    broker.tokens.forget("openai", "work")
+    secrets.locked = True
+    with pytest.raises(StoreLocked):
+        broker.get_token("openai", "work")
+    with pytest.raises(StoreLocked):
+        broker.remove_account("openai", "work")
+    secrets.locked = False
+    assert [a.key for a in broker.list_accounts()] == [("openai", "work")]
+    assert broker.get_token("openai", "work").token == "k"
+
+
+def _fake_vals(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "vals"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_vals_references_are_off_unless_enabled(tmp_path: Path) -> None:
+    broker = Broker(
+        accounts=AccountStore(tmp_path / "a.json"), secrets=MemoryStore(), lock_dir=tmp_path
+    )
+    with pytest.raises(InvalidReference, match="enable_vals"):
+        broker.resolve("ref+echo://hello")
+
+
+def test_vals_reference_runs_vals_without_a_shell_and_caches(tmp_path: Path) -> None:
+    counter = tmp_path / "calls"
+    vals = _fake_vals(
+        tmp_path, f'echo x >> {counter}\n[ "$1" = get ] || exit 9\nprintf "%s\\n" "$2"\n'
+    )
+    config = Config(enable_vals=True, vals_path=vals, cache_ttl_secs=60)
+    broker = Broker(
+        accounts=AccountStore(tmp_path / "a.json"),
+        secrets=MemoryStore(),
+        config=config,
+        lock_dir=tmp_path,
+    )
+    ref = "ref+echo://a;b $(touch pwned)"
+    assert broker.resolve("vals:" + ref) == ref
+    assert broker.resolve(ref) == ref
+    assert counter.read_text().count("x") == 1, "the second call came from the cache"
+    assert not (Path(os.getcwd()) / "pwned").exists()
+
+
+def test_vals_failure_is_a_named_error_without_its_output(tmp_path: Path) -> None:
+    vals = _fake_vals(tmp_path, f'echo "{MARKER}" >&2\nexit 3\n')
+    config = Config(enable_vals=True, vals_path=vals)
+    broker = Broker(
+        accounts=AccountStore(tmp_path / "a.json"),
+        secrets=MemoryStore(),
+        config=config,
+        lock_dir=tmp_path,
+    )
+    with pytest.raises(ProviderError) as info:
+        broker.resolve("ref+vault://secret/x")
+    assert MARKER not in str(info.value)
+
+
+def test_accounts_json_has_no_secret_fields(broker: Broker, home: Home) -> None:
+    broker.add_account("openai", "work", AddOptions(api_key=KEY)).result(5)
+    record = json.loads(home.accounts_file.read_text())["accounts"][0]
+    assert set(record) == {
+        "service",
+        "account",
+        "kind",
+        "provider",
+        "scopes",
+        "status",
+        "created_at",
+        "expires_at",
+    }
