@@ -17,6 +17,18 @@ def _no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stdout
 
 
+def _keyring_search(env: dict[str, str]) -> str:
+    found = subprocess.run(
+        ["secret-tool", "search", "--all", "xdg:schema", "org.sigilforge.Token1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return found.stdout + found.stderr
+
+
 def test_api_key_from_stdin_then_get_token_and_resolve(run_cli: RunCli, home: Home) -> None:
     added = run_cli("add-account", "openai", "work", "--api-key-stdin", stdin=KEY + "\n")
     assert added.returncode == 0, added.stderr

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from tests.support.process import terminate
+
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -103,14 +105,8 @@ class PrivateBus:
         )
 
     def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
-            self._proc = None
+        terminate(self._proc)
+        self._proc = None
 
     def __enter__(self) -> PrivateBus:
         return self.start()

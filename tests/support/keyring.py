@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import time
 
+from tests.support.process import terminate
+
 PASSWORD = "sigilforge-test-password"
 
 
@@ -85,14 +87,8 @@ class HeadlessKeyring:
         )
 
     def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
-            self._proc = None
+        terminate(self._proc)
+        self._proc = None
 
     def __enter__(self) -> HeadlessKeyring:
         return self.start()
