@@ -92,8 +92,10 @@ class Broker:
         lock_dir: Path,
         oauth: Callable[[], GrantFlows] | None = None,
         clock: Callable[[], float] = time.time,
+        providers_file: Path | None = None,
     ) -> None:
         self.config = config or Config()
+        self._providers_file = providers_file
         self.accounts = accounts
         self.secrets = secrets
         self._events = EventHub()
@@ -121,9 +123,13 @@ class Broker:
             config=config,
             lock_dir=paths.runtime_dir() / "locks",
             oauth=None,
+            providers_file=paths.providers_file(),
         )
 
     def close(self) -> None:
+        closer = getattr(self._oauth_flows, "close", None)
+        if closer is not None:
+            closer()
         self.secrets.close()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -152,6 +158,37 @@ class Broker:
 
     def resolve(self, reference: str) -> str:
         return self._resolver.resolve(reference)
+
+    # -- proactive refresh (the daemon's timer) ------------------------------------------
+
+    def next_refresh_at(self) -> float | None:
+        """When the next OAuth token falls due, as Unix time (wall clock); None if none
+        will. The daemon sleeps until then -- in short steps, since a monotonic sleep
+        stops during suspend -- and calls ``refresh_due``."""
+        return self.tokens.next_refresh_at()
+
+    def refresh_due(self) -> list[tuple[str, str]]:
+        """Refresh every token that is due now; the accounts refreshed. Each success
+        emits ``TokenRefreshed``, each ``invalid_grant`` ``ReauthNeeded``; a temporary
+        failure is retried later with backoff, never raised."""
+        return self.tokens.refresh_due()
+
+    # -- OAuth providers -------------------------------------------------------------------
+
+    def provider_names(self) -> list[str]:
+        from sigilforge.providers import ProviderRegistry
+
+        return ProviderRegistry(self._providers_file).names()
+
+    def set_client_secret(self, provider: str, secret: str) -> None:
+        """Keep an OAuth client secret for ``provider`` in the secret store."""
+        if provider not in self.provider_names():
+            raise UnknownProvider(f"no provider {provider!r} is built in or in providers.toml")
+        value = _clean_api_key(secret, what="client secret")
+        self.secrets.set(SecretKey(provider, "", SecretKind.CLIENT_SECRET), value)
+
+    def delete_client_secret(self, provider: str) -> bool:
+        return self.secrets.delete(SecretKey(provider, "", SecretKind.CLIENT_SECRET))
 
     # -- changing ------------------------------------------------------------------------
 
@@ -240,17 +277,21 @@ class Broker:
         return self._oauth_flows
 
     def _default_oauth(self) -> GrantFlows:
-        raise UnknownProvider("OAuth providers are not available yet; use an API key")
+        # Imported here: authlib and httpx2 cost ~125 ms, paid only when OAuth is due.
+        from sigilforge.oauth import OAuthFlows
+        from sigilforge.providers import ProviderRegistry
+
+        return OAuthFlows(ProviderRegistry(self._providers_file), self.secrets, self.config)
 
 
 def _secret_kind(kind: AccountKind) -> SecretKind:
     return SecretKind.TOKEN_SET if kind is AccountKind.OAUTH2 else SecretKind.API_KEY
 
 
-def _clean_api_key(value: str | None) -> str:
+def _clean_api_key(value: str | None, *, what: str = "API key") -> str:
     key = (value or "").removesuffix("\n").removesuffix("\r")
     if not key.strip():
-        raise InvalidArgument("the API key is empty")
+        raise InvalidArgument(f"the {what} is empty")
     if len(key) > _MAX_API_KEY or any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise InvalidArgument("the API key has control characters or is too long")
+        raise InvalidArgument(f"the {what} has control characters or is too long")
     return key
