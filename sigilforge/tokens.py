@@ -216,11 +216,11 @@ class TokenManager:
                     return AccessToken(current.access_token, current.expires_at)
                 if not forced and not self._is_due(current):
                     return AccessToken(current.access_token, current.expires_at)
-                return self._refresh_locked(acc, current)
+                return self._refresh_locked(acc, current, forced=forced)
         finally:
             self._lock_for(key).release()
 
-    def _refresh_locked(self, acc: Account, current: TokenSet) -> AccessToken:
+    def _refresh_locked(self, acc: Account, current: TokenSet, *, forced: bool) -> AccessToken:
         if not current.refresh_token:
             if not self._is_expired(current):
                 return AccessToken(current.access_token, current.expires_at)
@@ -238,8 +238,9 @@ class TokenManager:
                     raise
                 last_error = exc
                 if delay is None:
-                    # Tokens are kept; one that is still valid is better than an error.
-                    if not self._is_expired(current):
+                    # Tokens are kept; one that is still valid is better than an error,
+                    # unless the caller asked for a refresh by name.
+                    if not forced and not self._is_expired(current):
                         return AccessToken(current.access_token, current.expires_at)
                     raise
                 time.sleep(delay)

@@ -11,6 +11,7 @@ Scripting, for the failure tests::
 
     server.fail_next("503", count=3)           # token endpoint answers 503 three times
     server.fail_next("hang", delay=3)          # waits, then 503: a client times out
+    server.fail_next("late", delay=3)          # does the work, answers only after a wait
     server.fail_next("invalid_grant")          # refuses the next grant
     server.fail_next("html") / ("junk")        # 200 with a captive portal page / junk
     server.slow_down_next(2)                   # device polling: two slow_down answers
@@ -177,7 +178,7 @@ class AuthServer:
     # -- scripting and inspection ---------------------------------------------------------
 
     def fail_next(self, kind: str, *, count: int = 1, delay: float = 0.0) -> None:
-        assert kind in ("503", "hang", "invalid_grant", "html", "junk"), kind
+        assert kind in ("503", "hang", "late", "invalid_grant", "html", "junk"), kind
         with self._lock:
             self._failures.extend(_Failure(kind, delay) for _ in range(count))
 
@@ -270,13 +271,21 @@ class AuthServer:
             return False
         return self.client_secret is None or form.get("client_secret") == self.client_secret
 
-    def _token(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, Any]:
+    def _token(
+        self, form: dict[str, str], basic: tuple[str, str] | None, *, counted: bool = False
+    ) -> tuple[int, Any]:
         grant_type = form.get("grant_type", "")
-        with self._lock:
-            self._counts[grant_type] += 1
-            failure = self._failures.pop(0) if self._failures else None
-            if grant_type == "refresh_token":
-                self.refresh_tokens_seen.append(form.get("refresh_token", ""))
+        failure = None
+        if not counted:
+            with self._lock:
+                self._counts[grant_type] += 1
+                failure = self._failures.pop(0) if self._failures else None
+                if grant_type == "refresh_token":
+                    self.refresh_tokens_seen.append(form.get("refresh_token", ""))
+        if failure is not None and failure.kind == "late":
+            answer = self._token(form, basic, counted=True)
+            time.sleep(failure.delay)
+            return answer
         if failure is not None:
             if failure.kind in ("503", "hang"):
                 time.sleep(failure.delay)
