@@ -1,11 +1,12 @@
 # One command sets up and tests from a clean clone:  make test
 # (apt packages if missing, a venv in .venv, the package with its test extras, then
-#  lint, types, layer contracts and the whole test suite.)
+#  lint, types, layer contracts and the whole test suite. The interop suite runs
+#  `npm ci` for its pinned oidc-provider into build/interop on first use.)
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := dbus gnome-keyring libsecret-tools libglib2.0-bin systemd meson ninja-build
+APT_PACKAGES := dbus gnome-keyring libsecret-tools libglib2.0-bin systemd meson ninja-build nodejs
 SRC := sigilforge tests bench
 
 .PHONY: all deps venv test check lint fmt pytest demo bench clean
