@@ -19,6 +19,10 @@ from sigilforge.providers import check_endpoint
 __all__ = ["Http", "Reply"]
 
 log = logging.getLogger(__name__)
+# At DEBUG, httpcore logs whole response headers (a provider's Set-Cookie, say); our own
+# line per request says what is worth knowing without risking a secret in the log.
+logging.getLogger("httpcore2").setLevel(logging.WARNING)
+logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 # A token response is small; a provider sending megabytes is broken or hostile.
 _MAX_BODY = 1 << 20
