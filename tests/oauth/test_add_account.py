@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import MARKER, Home, RunCli
 from tests.oauth.conftest import CliFlow, files_containing, write_provider
-from tests.support.authserver import AuthServer, consent, enter_user_code
+from tests.support.authserver import AuthServer, consent, enter_user_code, run_for_demo
 
 
 def _works(server: AuthServer, token: str) -> bool:
@@ -166,3 +166,15 @@ def test_client_secret_from_the_secret_store(home: Home, run_cli: RunCli) -> Non
         # The secret is nowhere on disk (providers.toml, accounts.json, logs).
         assert files_containing(home.root, MARKER) == []
         assert run_cli("get-token", "corp", "alice").returncode == 0
+
+
+def test_demo_helper_sets_up_a_provider(home: Home, run_cli: RunCli) -> None:
+    server = run_for_demo(home.config_dir, name="demo", token_lifetime=30)
+    try:
+        flow = CliFlow(home.env, "add-account", "demo", "me", "--no-browser")
+        assert consent(flow.line_after("Open this address in a browser")).status_code == 200
+        code, _, err = flow.finish()
+        assert code == 0, err
+        assert _works(server, run_cli("get-token", "demo", "me").stdout.strip())
+    finally:
+        server.stop()

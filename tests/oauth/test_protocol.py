@@ -7,6 +7,7 @@ import http.server
 import logging
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -206,3 +207,43 @@ def test_debug_log_of_a_whole_sign_in_has_no_secret(
 def test_no_http_timeout_is_unbounded() -> None:
     assert Config().http_timeout_secs > 0
     assert Http(Config().http_timeout_secs)._client.timeout.read == Config().http_timeout_secs
+
+
+class _GitHubGrantApi(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, str, str, bytes]]] = []
+
+    def do_DELETE(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append((self.command, self.path, self.headers.get("Authorization", ""), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_github_revocation_deletes_the_grant_with_the_client_secret() -> None:
+    import base64
+    import json
+
+    from sigilforge.model import TokenSet
+    from sigilforge.oauth.revocation import revoke_github_grant
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GitHubGrantApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/applications/{{client_id}}/grant"
+    http_client = Http(2)
+    try:
+        with pytest.raises(ProviderError, match="set-secret github"):
+            revoke_github_grant(http_client, url, Client("Iv1.abc"), TokenSet(access_token="t"))
+        revoke_github_grant(
+            http_client, url, Client("Iv1.abc", "s3cret"), TokenSet(access_token="gho_x")
+        )
+    finally:
+        http_client.close()
+        server.shutdown()
+        server.server_close()
+    method, path, auth, body = _GitHubGrantApi.seen[-1]
+    assert (method, path) == ("DELETE", "/applications/Iv1.abc/grant")
+    assert base64.b64decode(auth.removeprefix("Basic ")) == b"Iv1.abc:s3cret"
+    assert json.loads(body) == {"access_token": "gho_x"}

@@ -189,6 +189,7 @@ def test_temporary_failures_keep_the_tokens(
     assert after.stdout.strip() != before.access_token
 
 
+@pytest.mark.slow
 def test_expired_token_and_a_hanging_provider_is_a_timeout(
     home: Home, auth_server: AuthServer, run_cli: RunCli
 ) -> None:
@@ -250,6 +251,7 @@ def test_missing_refresh_token_in_answer_keeps_the_old_one(
     assert after.refresh_token == before.refresh_token
 
 
+@pytest.mark.slow
 def test_proactive_refresh_for_the_daemon(home: Home, auth_server: AuthServer) -> None:
     auth_server.token_lifetime = 3
     write_provider(home, auth_server)

@@ -19,8 +19,9 @@ Scripting, for the failure tests::
 Counters: ``token_requests(grant_type)``; ``refresh_tokens_seen`` lists every refresh
 token presented, in order. ``introspect(token)`` tells whether a token is active.
 
-Usable outside pytest (the demo): ``with AuthServer() as srv: ...`` and
-``consent(url)``; ``python -m tests.support.authserver`` runs one until interrupted.
+Usable outside pytest (the demo): ``run_for_demo(config_dir)`` starts one and names it
+in ``providers.toml``; ``consent(url)`` is the user; ``python -m tests.support.authserver
+[CONFIG_DIR [LIFETIME]]`` runs one until interrupted.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2
 
-__all__ = ["AuthServer", "consent", "enter_user_code"]
+__all__ = ["AuthServer", "consent", "enter_user_code", "run_for_demo"]
 
 
 @dataclass
@@ -503,14 +505,38 @@ def enter_user_code(verification_uri: str, user_code: str, *, allow: bool = True
         raise AssertionError(f"verification page said {answer.status_code}")
 
 
-def main() -> None:  # pragma: no cover - the demo's entry point
-    with AuthServer(token_lifetime=30) as srv:
-        print(srv.issuer, flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+def run_for_demo(
+    config_dir: Path, *, name: str = "corp", token_lifetime: float = 20.0
+) -> AuthServer:
+    """Start a server and write ``providers.toml`` in ``config_dir`` naming it ``name``
+    by issuer only; the caller stops it. With ``consent``, a demo can add an account
+    through the real browser flow with no browser."""
+    server = AuthServer(token_lifetime=token_lifetime).start()
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "providers.toml").write_text(
+        f'[providers.{name}]\nissuer = "{server.issuer}"\nclient_id = "{server.client_id}"\n'
+    )
+    return server
+
+
+def main() -> None:  # pragma: no cover - for a demo or a person trying things
+    """``python -m tests.support.authserver [CONFIG_DIR [LIFETIME]]``: serve until
+    interrupted; with CONFIG_DIR, also write providers.toml there (provider ``corp``)."""
+    import sys
+
+    lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
+    if len(sys.argv) > 1:
+        server = run_for_demo(Path(sys.argv[1]), token_lifetime=lifetime)
+    else:
+        server = AuthServer(token_lifetime=lifetime).start()
+    print(server.issuer, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover
