@@ -64,6 +64,7 @@ class LoopbackListener:
         self._expected_iss = expected_iss
         self._result: Callback | None = None
         self._done = threading.Event()
+        self._offer_lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.listener = self
         self._thread = threading.Thread(
@@ -102,6 +103,11 @@ class LoopbackListener:
 
     # Called from the handler thread.
     def _offer(self, params: dict[str, str]) -> tuple[int, str, str]:
+        # Two tabs may call back at once; only the first valid one counts.
+        with self._offer_lock:
+            return self._offer_locked(params)
+
+    def _offer_locked(self, params: dict[str, str]) -> tuple[int, str, str]:
         state = params.get("state", "")
         if self._done.is_set():
             return 410, "Already done", "This sign-in has finished. You can close this tab."
