@@ -5,13 +5,15 @@ the device flow (the test enters the printed code)."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
 
 from tests.conftest import MARKER, Home, RunCli
-from tests.oauth.conftest import CliFlow, files_containing, write_provider
+from tests.oauth.conftest import REPO, CliFlow, files_containing, write_provider
 from tests.support.authserver import AuthServer, consent, enter_user_code, run_for_demo
 
 
@@ -178,3 +180,44 @@ def test_demo_helper_sets_up_a_provider(home: Home, run_cli: RunCli) -> None:
         assert _works(server, run_cli("get-token", "demo", "me").stdout.strip())
     finally:
         server.stop()
+
+
+def test_opens_the_browser_when_there_is_a_desktop(
+    home: Home, corp: AuthServer, run_cli: RunCli, tmp_path: Path
+) -> None:
+    # A stand-in xdg-open that is a headless user: it consents to whatever it is given.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"
+    opener.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from tests.support.authserver import consent\n"
+        "open(sys.argv[0] + '.log', 'w').write(sys.argv[1])\n"
+        "consent(sys.argv[1])\n"
+    )
+    opener.chmod(0o755)
+    env = {**home.env, "DISPLAY": ":99", "PATH": f"{bin_dir}:{home.env['PATH']}"}
+    result = run_cli("add-account", "corp", "alice", env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "Your browser should open" in result.stderr
+    opened = (bin_dir / "xdg-open.log").read_text()
+    assert opened.startswith(f"{corp.issuer}/authorize?")
+    assert opened in result.stderr.splitlines()
+
+
+def test_provider_verbs(home: Home, corp: AuthServer, run_cli: RunCli) -> None:
+    listed = run_cli("provider", "list").stdout.split()
+    assert {"corp", "github", "google", "spotify"} <= set(listed)
+    assert run_cli("provider", "set-secret", "nosuch", stdin="x\n").returncode == 3
+    assert run_cli("provider", "set-secret", "corp", stdin="\n").returncode == 2
+    assert run_cli("provider", "set-secret", "corp", stdin="s\n").returncode == 0
+    removed = run_cli("provider", "remove-secret", "corp")
+    assert "removed the client secret" in removed.stderr
+    assert "no secret" in run_cli("provider", "remove-secret", "corp").stderr
+
+
+def test_api_key_and_oauth_options_do_not_mix(home: Home, run_cli: RunCli) -> None:
+    result = run_cli("add-account", "corp", "alice", "--api-key-stdin", "--device", stdin="k\n")
+    assert result.returncode == 2
