@@ -111,7 +111,7 @@ def add_account(
     try:
         _show_prompt(pending.prompt, flow)
         if flow is Flow.PASTE:
-            _deliver_pasted_redirect(pending.prompt.get("redirect_uri", ""))
+            _deliver_pasted_redirect(pending)
         acc = _wait_for_sign_in(pending)
     except BaseException:
         pending.cancel()
@@ -145,22 +145,28 @@ def _show_prompt(prompt: dict[str, str], flow: object) -> None:
     click.echo(url, err=True)
 
 
-def _deliver_pasted_redirect(redirect_uri: str) -> None:
+def _deliver_pasted_redirect(pending: Pending[Account]) -> None:
     """The SSH fallback: the browser on the user's own machine cannot reach our loopback
-    listener, so the user pastes the address it ended on and we hand it over locally."""
+    listener, so the user pastes the address it ended on and we hand it over locally.
+    Stops asking once the flow has ended (a local browser got through, or time ran out)."""
+    import select
     import urllib.error
     import urllib.request
     from urllib.parse import urlsplit
 
+    redirect_uri = pending.prompt.get("redirect_uri", "")
     expected = urlsplit(redirect_uri)
     click.echo(
         "After you consent, the browser shows an error page; copy its address and paste it here:",
         err=True,
     )
-    while True:
+    while not pending.done():
+        ready, _, _ = select.select([sys.stdin], [], [], 1.0)
+        if not ready:
+            continue
         line = sys.stdin.readline()
         if not line:
-            raise InvalidArgument("no address was pasted")
+            return  # no more input: the flow may still end through the browser, or time out
         pasted = urlsplit(line.strip())
         if (pasted.scheme, pasted.netloc, pasted.path) != (
             expected.scheme,
@@ -177,10 +183,12 @@ def _deliver_pasted_redirect(redirect_uri: str) -> None:
             with opener.open(target, timeout=10):
                 return
         except urllib.error.HTTPError as exc:
-            if exc.code == 400:
+            if exc.code == 400 and not pending.done():
                 click.echo("that address is not from this sign-in; paste the right one:", err=True)
                 continue
             return
+        except urllib.error.URLError:
+            return  # the listener has closed: the flow is over, its result says how
 
 
 def _wait_for_sign_in(pending: Pending[Account]) -> Account:

@@ -196,7 +196,7 @@ class ProviderRegistry:
         if provider is None:
             raise UnknownProvider(
                 f"no provider {name!r}: built in are {', '.join(sorted(BUILTIN))}; "
-                "others go in providers.toml"
+                "others go in providers.toml (an API key needs none: --api-key-stdin)"
             )
         if not provider.client_id:
             raise UnknownProvider(

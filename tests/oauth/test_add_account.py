@@ -221,3 +221,13 @@ def test_provider_verbs(home: Home, corp: AuthServer, run_cli: RunCli) -> None:
 def test_api_key_and_oauth_options_do_not_mix(home: Home, run_cli: RunCli) -> None:
     result = run_cli("add-account", "corp", "alice", "--api-key-stdin", "--device", stdin="k\n")
     assert result.returncode == 2
+
+
+def test_paste_prompt_gives_up_when_the_flow_times_out(home: Home, auth_server: AuthServer) -> None:
+    write_provider(home, auth_server, flow_timeout_secs=1.0)
+    flow = CliFlow(home.env, "add-account", "corp", "bob", "--paste")
+    flow.wait_line("paste it here")
+    # Nobody pastes and stdin stays open: the time limit still ends the command.
+    assert flow.proc.wait(15) == 6
+    _, _, err = flow.finish()
+    assert "in time" in err
