@@ -36,6 +36,10 @@ def test_browser_flow_with_issuer_only_provider(
     page = consent(url)
     assert page.status_code == 200
     assert "Signed in" in page.text
+    # The page loads nothing from anywhere: no external resource can see the callback.
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "http" not in page.text.lower().replace("http-equiv", "")
+    assert page.headers["Cache-Control"] == "no-store"
     code, _, err = flow.finish()
     assert code == 0, err
     assert "added corp/alice (oauth2)" in err
