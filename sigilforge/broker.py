@@ -12,6 +12,7 @@ httpx2) is imported only when a flow, a refresh or a revocation is due.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,7 @@ class Broker:
     ) -> None:
         self.config = config or Config()
         self._providers_file = providers_file
+        self._refresh_wake = threading.Event()
         self.accounts = accounts
         self.secrets = secrets
         self._events = EventHub()
@@ -173,6 +175,41 @@ class Broker:
         failure is retried later with backoff, never raised."""
         return self.tokens.refresh_due()
 
+    def start_background_refresh(self, *, max_sleep: float = 60.0) -> Callable[[], None]:
+        """Refresh tokens before they fall due, in a thread of its own, until the returned
+        function is called. For the daemon: each refresh emits ``TokenRefreshed``.
+
+        It sleeps until ``next_refresh_at`` but never longer than ``max_sleep``, and
+        compares against the wall clock on waking, so a suspend that stopped the sleep
+        delays a refresh by at most ``max_sleep`` after resume. An added account wakes it.
+        """
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.refresh_due()
+                    due = self.next_refresh_at()
+                except SigilforgeError as exc:  # a locked store, say: try again later
+                    log.info("background refresh: %s", exc.code)
+                    due = None
+                except Exception:
+                    log.exception("background refresh failed")
+                    due = None
+                delay = max_sleep if due is None else min(max(due - self._clock(), 0.2), max_sleep)
+                self._refresh_wake.wait(delay)
+                self._refresh_wake.clear()
+
+        thread = threading.Thread(target=loop, name="sigilforge-refresh", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            self._refresh_wake.set()
+            thread.join(5)
+
+        return halt
+
     # -- OAuth providers -------------------------------------------------------------------
 
     def provider_names(self) -> list[str]:
@@ -237,6 +274,7 @@ class Broker:
         if existing is not None and existing.kind is not acc.kind:
             self._delete_secret(acc.service, acc.account, _secret_kind(existing.kind))
         self.tokens.forget(acc.service, acc.account)
+        self._refresh_wake.set()
         self._events.emit(AccountAdded(acc.service, acc.account))
         return acc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -330,3 +331,35 @@ def test_no_secret_in_files_or_output(
     assert all(MARKER not in o.stderr for o in outputs)
     assert MARKER not in outputs[0].stdout + outputs[1].stdout
     assert files_containing(home.root, MARKER) == []
+
+
+@pytest.mark.slow
+def test_background_refresh_emits_token_refreshed(home: Home, auth_server: AuthServer) -> None:
+    auth_server.token_lifetime = 3
+    write_provider(home, auth_server)
+    broker = Broker.open()
+    refreshed = threading.Event()
+    seen: list[Event] = []
+
+    def listen(event: Event) -> None:
+        seen.append(event)
+        if isinstance(event, TokenRefreshed):
+            refreshed.set()
+
+    broker.subscribe(listen)
+    stop = broker.start_background_refresh(max_sleep=1.0)
+    try:
+        # Added after the loop started: the new account wakes it.
+        sign_in(broker, "alice")
+        first = _stored(broker)
+        assert refreshed.wait(6)
+    finally:
+        stop()
+    after = _stored(broker)
+    assert after.access_token != first.access_token
+    assert auth_server.token_requests("refresh_token") >= 1
+    # Nobody asked for a token: the refresh happened before expiry, on the timer.
+    assert first.expires_at is not None
+    assert after.obtained_at is not None
+    assert after.obtained_at <= first.expires_at
+    broker.close()
