@@ -1,6 +1,7 @@
 # One command sets up and tests from a clean clone:  make test
 # (apt packages if missing, a venv in .venv, the package with its test extras, then
-#  lint, types, layer contracts and the whole test suite.)
+#  lint, types, layer contracts and the whole test suite. The interop suite runs
+#  `npm ci` for its pinned oidc-provider into build/interop on first use.)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,6 +12,9 @@ SRC := sigilforge tests $(wildcard bench)
 .PHONY: all deps venv test check lint fmt pytest demo bench clean
 
 all: test
+
+# The interop suite runs panva's oidc-provider on node (npm ci into build/interop).
+APT_PACKAGES += nodejs
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -12,6 +12,7 @@ httpx2) is imported only when a flow, a refresh or a revocation is due.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,8 +93,11 @@ class Broker:
         lock_dir: Path,
         oauth: Callable[[], GrantFlows] | None = None,
         clock: Callable[[], float] = time.time,
+        providers_file: Path | None = None,
     ) -> None:
         self.config = config or Config()
+        self._providers_file = providers_file
+        self._refresh_wake = threading.Event()
         self.accounts = accounts
         self.secrets = secrets
         self._events = EventHub()
@@ -121,9 +125,13 @@ class Broker:
             config=config,
             lock_dir=paths.runtime_dir() / "locks",
             oauth=None,
+            providers_file=paths.providers_file(),
         )
 
     def close(self) -> None:
+        closer = getattr(self._oauth_flows, "close", None)
+        if closer is not None:
+            closer()
         self.secrets.close()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -152,6 +160,72 @@ class Broker:
 
     def resolve(self, reference: str) -> str:
         return self._resolver.resolve(reference)
+
+    # -- proactive refresh (the daemon's timer) ------------------------------------------
+
+    def next_refresh_at(self) -> float | None:
+        """When the next OAuth token falls due, as Unix time (wall clock); None if none
+        will. The daemon sleeps until then -- in short steps, since a monotonic sleep
+        stops during suspend -- and calls ``refresh_due``."""
+        return self.tokens.next_refresh_at()
+
+    def refresh_due(self) -> list[tuple[str, str]]:
+        """Refresh every token that is due now; the accounts refreshed. Each success
+        emits ``TokenRefreshed``, each ``invalid_grant`` ``ReauthNeeded``; a temporary
+        failure is retried later with backoff, never raised."""
+        return self.tokens.refresh_due()
+
+    def start_background_refresh(self, *, max_sleep: float = 60.0) -> Callable[[], None]:
+        """Refresh tokens before they fall due, in a thread of its own, until the returned
+        function is called. For the daemon: each refresh emits ``TokenRefreshed``.
+
+        It sleeps until ``next_refresh_at`` but never longer than ``max_sleep``, and
+        compares against the wall clock on waking, so a suspend that stopped the sleep
+        delays a refresh by at most ``max_sleep`` after resume. An added account wakes it.
+        """
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                try:
+                    self.refresh_due()
+                    due = self.next_refresh_at()
+                except SigilforgeError as exc:  # a locked store, say: try again later
+                    log.info("background refresh: %s", exc.code)
+                    due = None
+                except Exception:
+                    log.exception("background refresh failed")
+                    due = None
+                delay = max_sleep if due is None else min(max(due - self._clock(), 0.2), max_sleep)
+                self._refresh_wake.wait(delay)
+                self._refresh_wake.clear()
+
+        thread = threading.Thread(target=loop, name="sigilforge-refresh", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            self._refresh_wake.set()
+            thread.join(5)
+
+        return halt
+
+    # -- OAuth providers -------------------------------------------------------------------
+
+    def provider_names(self) -> list[str]:
+        from sigilforge.providers import ProviderRegistry
+
+        return ProviderRegistry(self._providers_file).names()
+
+    def set_client_secret(self, provider: str, secret: str) -> None:
+        """Keep an OAuth client secret for ``provider`` in the secret store."""
+        if provider not in self.provider_names():
+            raise UnknownProvider(f"no provider {provider!r} is built in or in providers.toml")
+        value = _clean_api_key(secret, what="client secret")
+        self.secrets.set(SecretKey(provider, "", SecretKind.CLIENT_SECRET), value)
+
+    def delete_client_secret(self, provider: str) -> bool:
+        return self.secrets.delete(SecretKey(provider, "", SecretKind.CLIENT_SECRET))
 
     # -- changing ------------------------------------------------------------------------
 
@@ -200,6 +274,7 @@ class Broker:
         if existing is not None and existing.kind is not acc.kind:
             self._delete_secret(acc.service, acc.account, _secret_kind(existing.kind))
         self.tokens.forget(acc.service, acc.account)
+        self._refresh_wake.set()
         self._events.emit(AccountAdded(acc.service, acc.account))
         return acc
 
@@ -240,17 +315,21 @@ class Broker:
         return self._oauth_flows
 
     def _default_oauth(self) -> GrantFlows:
-        raise UnknownProvider("OAuth providers are not available yet; use an API key")
+        # Imported here: authlib and httpx2 cost ~125 ms, paid only when OAuth is due.
+        from sigilforge.oauth import OAuthFlows
+        from sigilforge.providers import ProviderRegistry
+
+        return OAuthFlows(ProviderRegistry(self._providers_file), self.secrets, self.config)
 
 
 def _secret_kind(kind: AccountKind) -> SecretKind:
     return SecretKind.TOKEN_SET if kind is AccountKind.OAUTH2 else SecretKind.API_KEY
 
 
-def _clean_api_key(value: str | None) -> str:
+def _clean_api_key(value: str | None, *, what: str = "API key") -> str:
     key = (value or "").removesuffix("\n").removesuffix("\r")
     if not key.strip():
-        raise InvalidArgument("the API key is empty")
+        raise InvalidArgument(f"the {what} is empty")
     if len(key) > _MAX_API_KEY or any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise InvalidArgument("the API key has control characters or is too long")
+        raise InvalidArgument(f"the {what} has control characters or is too long")
     return key

@@ -20,6 +20,7 @@ from sigilforge.errors import InvalidArgument, SigilforgeError
 if TYPE_CHECKING:
     from sigilforge.broker import BrokerAPI
     from sigilforge.model import Account
+    from sigilforge.pending import Pending
 
 __all__ = ["main"]
 
@@ -68,16 +69,53 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @click.argument("service")
 @click.argument("account")
 @click.option("--api-key-stdin", is_flag=True, help="Read an API key from standard input.")
+@click.option("--scope", "scopes", multiple=True, help="An OAuth scope (repeat for more).")
+@click.option("--device", is_flag=True, help="Sign in with a code on another device (RFC 8628).")
+@click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
+@click.option("--paste", is_flag=True, help="Over SSH: paste back the address the browser ends on.")
+@click.option("--provider", help="The OAuth provider, if not named like SERVICE.")
 @pass_state
-def add_account(state: _State, service: str, account: str, api_key_stdin: bool) -> None:
-    """Add ACCOUNT at SERVICE (an API key read from stdin, never from the command line)."""
+def add_account(
+    state: _State,
+    service: str,
+    account: str,
+    api_key_stdin: bool,
+    scopes: tuple[str, ...],
+    device: bool,
+    no_browser: bool,
+    paste: bool,
+    provider: str | None,
+) -> None:
+    """Add ACCOUNT at SERVICE: an API key read from stdin (never from the command line),
+    or an OAuth sign-in through the browser or, with --device, a code."""
     from sigilforge.model import AddOptions, Flow
 
-    if not api_key_stdin:
-        raise InvalidArgument("give --api-key-stdin and the key on standard input")
-    key = _read_api_key()
-    options = AddOptions(flow=Flow.API_KEY, api_key=key)
-    acc = state.backend().add_account(service, account, options).result()
+    if api_key_stdin:
+        if scopes or device or no_browser or paste or provider:
+            raise InvalidArgument("--api-key-stdin takes no OAuth options")
+        key = _read_api_key()
+        options = AddOptions(flow=Flow.API_KEY, api_key=key)
+        acc = state.backend().add_account(service, account, options).result()
+        click.echo(f"added {acc.service}/{acc.account} ({acc.kind.value})", err=True)
+        return
+    if device and paste:
+        raise InvalidArgument("--device and --paste are different sign-in flows; pick one")
+    flow = Flow.DEVICE if device else Flow.PASTE if paste else Flow.BROWSER
+    options = AddOptions(
+        flow=flow,
+        scopes=scopes,
+        open_browser=not (no_browser or paste),
+        provider=provider,
+    )
+    pending = state.backend().add_account(service, account, options)
+    try:
+        _show_prompt(pending.prompt, flow)
+        if flow is Flow.PASTE:
+            _deliver_pasted_redirect(pending)
+        acc = _wait_for_sign_in(pending)
+    except BaseException:
+        pending.cancel()
+        raise
     click.echo(f"added {acc.service}/{acc.account} ({acc.kind.value})", err=True)
 
 
@@ -85,6 +123,98 @@ def _read_api_key() -> str:
     if sys.stdin.isatty():
         return str(click.prompt("API key", hide_input=True, err=True))
     return sys.stdin.readline()
+
+
+def _show_prompt(prompt: dict[str, str], flow: object) -> None:
+    # Each thing a user may copy is on a line of its own, so a terminal selects it whole
+    # and a script can pick it out.
+    if "user_code" in prompt:
+        click.echo("To sign in, open this address on any device:", err=True)
+        click.echo(prompt.get("verification_uri", ""), err=True)
+        click.echo("and enter the code:", err=True)
+        click.echo(prompt["user_code"], err=True)
+        if prompt.get("verification_uri_complete"):
+            click.echo("or open this address, which carries the code:", err=True)
+            click.echo(prompt["verification_uri_complete"], err=True)
+        return
+    url = prompt.get("authorize_url", "")
+    if prompt.get("browser_opened") == "true":
+        click.echo("Your browser should open; if it does not, open this address:", err=True)
+    else:
+        click.echo("Open this address in a browser to sign in:", err=True)
+    click.echo(url, err=True)
+
+
+def _deliver_pasted_redirect(pending: Pending[Account]) -> None:
+    """The SSH fallback: the browser on the user's own machine cannot reach our loopback
+    listener, so the user pastes the address it ended on and we hand it over locally.
+    Stops asking once the flow has ended (a local browser got through, or time ran out)."""
+    import select
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    redirect_uri = pending.prompt.get("redirect_uri", "")
+    expected = urlsplit(redirect_uri)
+    click.echo(
+        "After you consent, the browser shows an error page; copy its address and paste it here:",
+        err=True,
+    )
+    while not pending.done():
+        ready, _, _ = select.select([sys.stdin], [], [], 1.0)
+        if not ready:
+            continue
+        line = sys.stdin.readline()
+        if not line:
+            return  # no more input: the flow may still end through the browser, or time out
+        pasted = urlsplit(line.strip())
+        if (pasted.scheme, pasted.netloc, pasted.path) != (
+            expected.scheme,
+            expected.netloc,
+            expected.path,
+        ) or not pasted.query:
+            click.echo(f"that is not an address starting with {redirect_uri}; try again:", err=True)
+            continue
+        # Only ever our own listener: scheme, host, port and path were checked above.
+        target = f"{redirect_uri}?{pasted.query}"
+        # No proxy: the address carries the authorization code and is for us alone.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(target, timeout=10):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 400 and not pending.done():
+                click.echo("that address is not from this sign-in; paste the right one:", err=True)
+                continue
+            return
+        except urllib.error.URLError:
+            return  # the listener has closed: the flow is over, its result says how
+
+
+def _wait_for_sign_in(pending: Pending[Account]) -> Account:
+    from sigilforge.errors import Timeout
+
+    expires = int(pending.prompt.get("expires_in", "0") or 0)
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+    if not tty:
+        click.echo("waiting for the sign-in to complete...", err=True)
+    while True:
+        try:
+            result = pending.result(timeout=1.0)
+        except Timeout:
+            if pending.done():
+                raise
+            if tty:
+                waited = int(time.monotonic() - started)
+                left = f", {max(expires - waited, 0)} s left" if expires else ""
+                click.echo(
+                    f"\rwaiting for the sign-in to complete ({waited} s{left}) ", nl=False, err=True
+                )
+            continue
+        if tty:
+            click.echo("", err=True)
+        return result
 
 
 @cli.command("list-accounts")
@@ -140,7 +270,63 @@ def remove_account(state: _State, service: str, account: str) -> None:
     removal = state.backend().remove_account(service, account)
     if removal.note:
         click.echo(f"sigilforge: {removal.note}", err=True)
+    elif removal.revoked:
+        click.echo("revoked at the provider", err=True)
     click.echo(f"removed {service}/{account}", err=True)
+
+
+@cli.group("provider")
+def provider_group() -> None:
+    """OAuth providers: the built-ins and those in providers.toml."""
+
+
+@provider_group.command("list")
+def provider_list() -> None:
+    """List the providers add-account knows."""
+    from sigilforge.broker import Broker
+
+    broker = Broker.open()
+    try:
+        for name in broker.provider_names():
+            click.echo(name)
+    finally:
+        broker.close()
+
+
+@provider_group.command("set-secret")
+@click.argument("name")
+def provider_set_secret(name: str) -> None:
+    """Store the OAuth client secret of provider NAME (read from stdin) in the secret
+    store; it is never written to a file."""
+    from sigilforge.broker import Broker
+
+    if sys.stdin.isatty():
+        secret = str(click.prompt("client secret", hide_input=True, err=True))
+    else:
+        secret = sys.stdin.readline()
+    # The secret store is shared with the daemon, so this needs no daemon round trip.
+    broker = Broker.open()
+    try:
+        broker.set_client_secret(name, secret)
+    finally:
+        broker.close()
+    click.echo(f"stored the client secret for {name}", err=True)
+
+
+@provider_group.command("remove-secret")
+@click.argument("name")
+def provider_remove_secret(name: str) -> None:
+    """Delete the stored client secret of provider NAME."""
+    from sigilforge.broker import Broker
+
+    broker = Broker.open()
+    try:
+        found = broker.delete_client_secret(name)
+    finally:
+        broker.close()
+    click.echo(
+        f"removed the client secret for {name}" if found else "no secret was stored", err=True
+    )
 
 
 @cli.command("resolve")

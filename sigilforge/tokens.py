@@ -13,10 +13,14 @@ Rules it keeps (DESIGN section 5):
   ``ReauthNeeded``; temporary failures keep the tokens and are retried with backoff.
 - Reads are served from memory while ``accounts.json`` is unchanged; any account change,
   in this process or another, invalidates the cache (one ``stat`` per call).
+- For the daemon: ``next_refresh_at`` says (in wall-clock Unix time) when the next token
+  falls due, ``refresh_due`` refreshes what is due; an account whose refresh failed for
+  a temporary reason is retried later with exponential backoff.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +34,7 @@ from sigilforge.errors import (
     NoSuchAccount,
     ProviderError,
     ReauthRequired,
+    SigilforgeError,
     StoreUnavailable,
     Timeout,
 )
@@ -40,18 +45,34 @@ from sigilforge.store.base import SecretKey, SecretKind, SecretStore
 
 __all__ = ["Refresher", "TokenManager", "refresh_margin"]
 
+log = logging.getLogger(__name__)
+
 # Bounds for the refresh margin, in seconds.
 _MARGIN_FRACTION = 0.1
 _MARGIN_MAX = 300.0
 # Transient refresh failures are retried inside one call this many times, with backoff.
 _RETRY_DELAYS = (0.25, 1.0)
+# Between proactive attempts after a temporary failure: doubling, from..to seconds.
+_BACKOFF_FIRST = 15.0
+_BACKOFF_MAX = 600.0
 
 
 def refresh_margin(lifetime: float | None) -> float:
-    """How long before expiry a token counts as due: 10% of its lifetime, at most 5 min."""
+    """How long before expiry a token counts as due: 10% of its lifetime, at most 5 min.
+
+    Always well under the lifetime, so a token that lives five seconds is refreshed once
+    in those five seconds (half a second ahead), not on every call."""
     if lifetime is None or lifetime <= 0:
         return 60.0
     return min(_MARGIN_MAX, lifetime * _MARGIN_FRACTION)
+
+
+def due_at(tokens: TokenSet) -> float | None:
+    """When ``tokens`` fall due for refresh (Unix time); None if they never expire."""
+    if tokens.expires_at is None:
+        return None
+    lifetime = tokens.expires_at - tokens.obtained_at if tokens.obtained_at else None
+    return tokens.expires_at - refresh_margin(lifetime)
 
 
 class Refresher(Protocol):
@@ -85,6 +106,8 @@ class TokenManager:
         self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], TokenSet | str]] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        # account -> (retry no earlier than, consecutive temporary failures)
+        self._backoff: dict[tuple[str, str], tuple[float, int]] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -144,11 +167,8 @@ class TokenManager:
         return tokens
 
     def _is_due(self, tokens: TokenSet) -> bool:
-        if tokens.expires_at is None:
-            return False
-        now = self._clock()
-        lifetime = tokens.expires_at - tokens.obtained_at if tokens.obtained_at else None
-        return tokens.expires_at - now <= refresh_margin(lifetime)
+        when = due_at(tokens)
+        return when is not None and when <= self._clock()
 
     def _is_expired(self, tokens: TokenSet) -> bool:
         return tokens.expires_at is not None and tokens.expires_at <= self._clock()
@@ -180,20 +200,27 @@ class TokenManager:
         if not self._lock_for(key).acquire(timeout=wait):
             raise Timeout(f"timed out waiting for a refresh of {acc.service}/{acc.account}")
         try:
+            produced = self._cache.get(key)
+            if produced is not None and isinstance(produced[1], TokenSet):
+                fresh = produced[1]
+                if fresh.access_token != stale.access_token:
+                    # A thread of ours refreshed while we waited: take what it produced.
+                    return AccessToken(fresh.access_token, fresh.expires_at)
             lock_path = self._lock_dir / f"{acc.service}~{acc.account}.lock"
             with locked(lock_path, timeout=wait):
                 acc = self._accounts.get(*key)
                 current = self._load_tokens(acc)
-                if current.access_token != stale.access_token and not self._is_expired(current):
-                    # Someone refreshed while we waited for the lock: take theirs.
+                if current.access_token != stale.access_token:
+                    # Another process refreshed while we waited for the lock: take theirs
+                    # (even if it is due again already: one refresh per expiry, not per call).
                     return AccessToken(current.access_token, current.expires_at)
                 if not forced and not self._is_due(current):
                     return AccessToken(current.access_token, current.expires_at)
-                return self._refresh_locked(acc, current)
+                return self._refresh_locked(acc, current, forced=forced)
         finally:
             self._lock_for(key).release()
 
-    def _refresh_locked(self, acc: Account, current: TokenSet) -> AccessToken:
+    def _refresh_locked(self, acc: Account, current: TokenSet, *, forced: bool) -> AccessToken:
         if not current.refresh_token:
             if not self._is_expired(current):
                 return AccessToken(current.access_token, current.expires_at)
@@ -211,8 +238,9 @@ class TokenManager:
                     raise
                 last_error = exc
                 if delay is None:
-                    # Tokens are kept; one that is still valid is better than an error.
-                    if not self._is_expired(current):
+                    # Tokens are kept; one that is still valid is better than an error,
+                    # unless the caller asked for a refresh by name.
+                    if not forced and not self._is_expired(current):
                         return AccessToken(current.access_token, current.expires_at)
                     raise
                 time.sleep(delay)
@@ -220,12 +248,75 @@ class TokenManager:
             raise last_error or NetworkError()
         if not fresh.refresh_token:
             fresh = fresh.with_refresh_token(current.refresh_token)
+        # Saved and read back before anyone sees the new access token: if the store does
+        # not keep it, this raises and the new tokens are never handed out.
         self.store_tokens(acc, fresh)
+        self._backoff.pop(acc.key, None)
         self._accounts.update(acc.service, acc.account, expires_at=fresh.expires_at)
         self._cache[acc.key] = (self._accounts.version(), fresh)
         if fresh.expires_at is not None:
             self._events.emit(TokenRefreshed(acc.service, acc.account, fresh.expires_at))
         return AccessToken(fresh.access_token, fresh.expires_at)
+
+    # -- proactive refresh ------------------------------------------------------------------
+
+    def next_refresh_at(self) -> float | None:
+        """The earliest time (Unix, wall clock) an OAuth token falls due, counting the
+        backoff of accounts whose last attempt failed; None if nothing will."""
+        earliest: float | None = None
+        for acc, tokens in self._refreshable():
+            when = due_at(tokens)
+            if when is None:
+                continue
+            retry = self._backoff.get(acc.key)
+            if retry is not None:
+                when = max(when, retry[0])
+            earliest = when if earliest is None else min(earliest, when)
+        return earliest
+
+    def refresh_due(self) -> list[tuple[str, str]]:
+        """Refresh every token due now; returns the accounts refreshed. Never raises for
+        one account's failure: re-auth is reported by event, the rest backs off."""
+        now = self._clock()
+        done: list[tuple[str, str]] = []
+        for acc, tokens in self._refreshable():
+            when = due_at(tokens)
+            retry = self._backoff.get(acc.key)
+            if when is None or when > now or (retry is not None and retry[0] > now):
+                continue
+            try:
+                got = self._refresh(acc, stale=tokens, forced=False)
+            except ReauthRequired:
+                continue
+            except SigilforgeError as exc:
+                log.info("refresh of %s/%s failed: %s", acc.service, acc.account, exc.code)
+                self._back_off(acc.key)
+                continue
+            if got.token == tokens.access_token:
+                # Kept the old token after a temporary failure.
+                self._back_off(acc.key)
+                continue
+            done.append(acc.key)
+        return done
+
+    def _back_off(self, key: tuple[str, str]) -> None:
+        failures = self._backoff.get(key, (0.0, 0))[1] + 1
+        delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (failures - 1))
+        self._backoff[key] = (self._clock() + delay, failures)
+
+    def _refreshable(self) -> list[tuple[Account, TokenSet]]:
+        found: list[tuple[Account, TokenSet]] = []
+        for acc in self._accounts.list():
+            if acc.kind is not AccountKind.OAUTH2 or acc.status is not AccountStatus.OK:
+                continue
+            try:
+                tokens = self._load_tokens(acc)
+            except SigilforgeError as exc:
+                log.info("cannot read tokens of %s/%s: %s", acc.service, acc.account, exc.code)
+                continue
+            if tokens.refresh_token:
+                found.append((acc, tokens))
+        return found
 
     def _mark_reauth(self, acc: Account, reason: str) -> None:
         self._accounts.update(acc.service, acc.account, status=AccountStatus.REAUTH_REQUIRED)

@@ -1,0 +1,119 @@
+"""The one way this package talks HTTP: a time limit on every request, no redirects
+followed on token endpoints, JSON asked for, and transport failures turned into
+Sigilforge errors whose text names the host, never a URL query or a body."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+from sigilforge._version import __version__
+from sigilforge.errors import NetworkError, ProviderError, Timeout
+from sigilforge.providers import check_endpoint
+
+__all__ = ["Http", "Reply"]
+
+log = logging.getLogger(__name__)
+# At DEBUG, httpcore logs whole response headers (a provider's Set-Cookie, say); our own
+# line per request says what is worth knowing without risking a secret in the log.
+logging.getLogger("httpcore2").setLevel(logging.WARNING)
+logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+# A token response is small; a provider sending megabytes is broken or hostile.
+_MAX_BODY = 1 << 20
+
+
+class Reply:
+    """A response read in full (bounded), with its JSON object if it carried one."""
+
+    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or None if it is not one (an HTML page, junk)."""
+        if "json" not in self.content_type and not self.body.lstrip().startswith(b"{"):
+            return None
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+
+class Http:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._client = httpx2.Client(
+            timeout=httpx2.Timeout(timeout),
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": f"sigilforge/{__version__}"},
+            trust_env=True,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get(self, url: str, *, what: str) -> Reply:
+        return self._send("GET", url, what=what)
+
+    def post_form(
+        self,
+        url: str,
+        form: Mapping[str, str],
+        *,
+        what: str,
+        auth: tuple[str, str] | None = None,
+    ) -> Reply:
+        return self._send("POST", url, what=what, data=dict(form), auth=auth)
+
+    def send_json(
+        self,
+        method: str,
+        url: str,
+        payload: Mapping[str, str],
+        *,
+        what: str,
+        auth: tuple[str, str] | None = None,
+    ) -> Reply:
+        return self._send(method, url, what=what, json_body=dict(payload), auth=auth)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        data: dict[str, str] | None = None,
+        json_body: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> Reply:
+        check_endpoint(url, what=what)
+        host = urlsplit(url).netloc
+        try:
+            with self._client.stream(
+                method,
+                url,
+                data=data,
+                json=json_body,
+                auth=httpx2.BasicAuth(*auth) if auth else None,
+            ) as response:
+                body = b""
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > _MAX_BODY:
+                        raise ProviderError(f"{what} at {host} sent an oversized answer")
+                status = response.status_code
+                content_type = response.headers.get("content-type", "")
+        except httpx2.TimeoutException:
+            raise Timeout(f"{what} at {host} did not answer in {self.timeout:g} s") from None
+        except httpx2.HTTPError as exc:
+            raise NetworkError(f"cannot reach {what} at {host} ({type(exc).__name__})") from None
+        log.debug("%s %s at %s: HTTP %d", method, what, host, status)
+        return Reply(status, content_type.lower(), body)

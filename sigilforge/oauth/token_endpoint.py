@@ -1,0 +1,157 @@
+"""The token endpoint (RFC 6749 sections 4.1.3, 5 and 6): code exchange and refresh.
+
+What an answer means, and so what the caller may do with the tokens it holds:
+
+- 200 with a JSON token: the new token set (``obtained_at`` stamped here).
+- 400/401 with an OAuth error: ``invalid_grant`` on refresh is ``ReauthRequired`` (the
+  grant is gone); any other code is a ``ProviderError`` carrying it.
+- 5xx, 429, a timeout or a broken connection: ``ProviderError(error=None)`` /
+  ``NetworkError`` / ``Timeout`` -- temporary, the caller keeps its tokens and retries.
+- Anything else, including an HTML page or junk with status 200 (a captive portal, a
+  proxy): ``ProviderError``; nothing is parsed out of it, so nothing is overwritten.
+
+No error text carries a token, code, verifier or secret: provider descriptions are
+dropped if they echo any value that was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from authlib.oauth2.rfc6749.util import scope_to_list
+
+from sigilforge.errors import ProviderError, ReauthRequired
+from sigilforge.model import TokenSet
+from sigilforge.oauth.client import Client
+from sigilforge.oauth.http import Http, Reply
+
+__all__ = ["OAuthErrorReply", "exchange_code", "oauth_error", "parse_token", "refresh", "request"]
+
+log = logging.getLogger(__name__)
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+class OAuthErrorReply(ProviderError):
+    """A well-formed OAuth error answer; ``error`` is its code."""
+
+
+def exchange_code(
+    http: Http,
+    url: str,
+    client: Client,
+    *,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    scopes: tuple[str, ...],
+    now: Callable[[], float],
+) -> TokenSet:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    reply = request(http, url, client, form)
+    return parse_token(reply, scopes=scopes, now=now, secrets=(code, verifier, *client.secrets()))
+
+
+def refresh(
+    http: Http, url: str, client: Client, tokens: TokenSet, *, now: Callable[[], float]
+) -> TokenSet:
+    """A new token set for ``tokens``' refresh token; its refresh token may be None (the
+    caller keeps the old one then)."""
+    if not tokens.refresh_token:
+        raise ReauthRequired("there is no refresh token")
+    form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+    sent = (tokens.refresh_token, tokens.access_token, *client.secrets())
+    reply = request(http, url, client, form)
+    try:
+        return parse_token(reply, scopes=tokens.scopes, now=now, secrets=sent)
+    except OAuthErrorReply as exc:
+        if exc.error == "invalid_grant":
+            raise ReauthRequired(
+                f"the provider refused the refresh token ({exc.message})"
+            ) from None
+        raise
+
+
+def request(http: Http, url: str, client: Client, form: Mapping[str, str]) -> Reply:
+    body, auth = client.form_and_auth(dict(form))
+    return http.post_form(url, body, what="token endpoint", auth=auth)
+
+
+def oauth_error(reply: Reply, *, what: str, secrets: Iterable[str]) -> OAuthErrorReply | None:
+    """The OAuth error in ``reply``, if it holds one (RFC 6749 section 5.2)."""
+    data = reply.json_object()
+    if data is None or not isinstance(data.get("error"), str):
+        return None
+    code = str(data["error"])[:64]
+    description = data.get("error_description")
+    text = f"{what}: {code}"
+    if isinstance(description, str) and description and not _echoes(description, secrets):
+        text += f": {description[:200]}"
+    return OAuthErrorReply(text, error=code)
+
+
+def _echoes(text: str, secrets: Iterable[str]) -> bool:
+    return any(s and s in text for s in secrets)
+
+
+def parse_token(
+    reply: Reply,
+    *,
+    scopes: tuple[str, ...],
+    now: Callable[[], float],
+    secrets: Iterable[str] = (),
+) -> TokenSet:
+    secrets = tuple(secrets)
+    if reply.status >= 500 or reply.status == 429:
+        raise ProviderError(f"token endpoint is unavailable (HTTP {reply.status}); try again")
+    error = oauth_error(reply, what="token endpoint", secrets=secrets)
+    if error is not None:
+        # GitHub answers errors with status 200; the body decides, not the status.
+        raise error
+    if reply.status != 200:
+        raise ProviderError(f"token endpoint answered HTTP {reply.status} without an OAuth error")
+    data = reply.json_object()
+    if data is None:
+        raise ProviderError("token endpoint answered 200 with something that is not JSON")
+    return _token_set(data, scopes=scopes, obtained_at=int(now()))
+
+
+def _token_set(data: dict[str, Any], *, scopes: tuple[str, ...], obtained_at: int) -> TokenSet:
+    access = data.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise ProviderError("token endpoint answered without an access token")
+    token_type = data.get("token_type", "Bearer")
+    if not isinstance(token_type, str):
+        raise ProviderError("token endpoint sent a malformed token_type")
+    refresh_token = data.get("refresh_token")
+    if refresh_token is not None and (not isinstance(refresh_token, str) or not refresh_token):
+        raise ProviderError("token endpoint sent a malformed refresh token")
+    expires_at: int | None = None
+    expires_in = data.get("expires_in")
+    if expires_in is not None:
+        try:
+            seconds = int(expires_in)
+        except (TypeError, ValueError):
+            raise ProviderError("token endpoint sent a malformed expires_in") from None
+        expires_at = obtained_at + max(seconds, 0)
+    granted = data.get("scope")
+    if isinstance(granted, str) and granted.strip():
+        # GitHub separates scopes with commas; RFC 6749 with spaces.
+        scopes = tuple(s for s in (scope_to_list(granted.replace(",", " ")) or []) if s)
+    id_token = data.get("id_token")
+    return TokenSet(
+        access_token=access,
+        refresh_token=refresh_token,
+        expires_at=expires_at,
+        scopes=tuple(scopes),
+        token_type="Bearer" if token_type.lower() == "bearer" else token_type,
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+        obtained_at=obtained_at,
+    )

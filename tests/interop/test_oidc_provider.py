@@ -1,0 +1,126 @@
+"""Interop: Sigilforge against an independent, OpenID Certified server (panva's
+node ``oidc-provider``, pinned in package-lock.json), installed from the npm registry
+and started on loopback. Nothing here is scripted by us: what passes is what a real
+standards-following server does -- discovery, PKCE, RFC 9207 ``iss``, refresh-token
+rotation, the device grant, RFC 7009 revocation and RFC 7662 introspection."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+
+from sigilforge.broker import Broker
+from sigilforge.errors import ReauthRequired
+from sigilforge.model import AddOptions, Flow, TokenSet
+from tests.conftest import Home, RunCli
+from tests.support.oidc_provider import (
+    OidcProvider,
+    approve_device,
+    ensure_installed,
+    follow_to_app,
+)
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def installed() -> None:
+    reason = ensure_installed()
+    if reason is not None:
+        pytest.skip(f"oidc-provider unavailable: {reason}")
+
+
+@pytest.fixture
+def op(installed: None, home: Home) -> Iterator[OidcProvider]:
+    with OidcProvider(access_token_ttl=3) as server:
+        home.config_dir.mkdir(parents=True, exist_ok=True)
+        (home.config_dir / "providers.toml").write_text(
+            f'[providers.corp]\nissuer = "{server.issuer}"\nclient_id = "{server.client_id}"\n'
+            'scopes = ["openid"]\n'
+        )
+        (home.config_dir / "config.toml").write_text("http_timeout_secs = 5.0\n")
+        yield server
+
+
+def _userinfo(op: OidcProvider, token: str) -> int:
+    answer = httpx2.get(f"{op.issuer}/me", headers={"Authorization": f"Bearer {token}"})
+    return answer.status_code
+
+
+def _stored(broker: Broker) -> TokenSet:
+    tokens = broker.tokens.stored_tokens(broker.get_account("corp", "alice"))
+    assert tokens is not None
+    return tokens
+
+
+def _refresh_is_refused(op: OidcProvider, refresh_token: str) -> bool:
+    answer = httpx2.post(
+        f"{op.issuer}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": "sigilforge",
+        },
+    )
+    return answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+
+
+def test_browser_flow_refresh_rotation_and_revocation(op: OidcProvider, run_cli: RunCli) -> None:
+    broker = Broker.open()
+    pending = broker.add_account("corp", "alice", AddOptions(open_browser=False))
+    # offline_access came from the server's scopes_supported (the Microsoft-style quirk).
+    assert "offline_access" in pending.prompt["authorize_url"]
+    page = follow_to_app(pending.prompt["authorize_url"])
+    assert page.status_code == 200, page.text
+    acc = pending.result(timeout=15)
+    assert acc.kind.value == "oauth2"
+    first = _stored(broker)
+    assert first.refresh_token
+    assert _userinfo(op, first.access_token) == 200
+
+    time.sleep(max(0.0, (first.expires_at or 0) - time.time()) + 0.3)
+    result = run_cli("get-token", "corp", "alice")
+    assert result.returncode == 0, result.stderr
+    second = result.stdout.strip()
+    assert second != first.access_token
+    assert _userinfo(op, second) == 200
+    rotated = _stored(broker)
+    assert rotated.refresh_token != first.refresh_token
+
+    removed = run_cli("remove-account", "corp", "alice")
+    assert removed.returncode == 0, removed.stderr
+    assert "revoked at the provider" in removed.stderr
+    # The refresh token is dead at the server.
+    assert _refresh_is_refused(op, rotated.refresh_token or "")
+    broker.close()
+
+
+def test_device_flow(op: OidcProvider, run_cli: RunCli) -> None:
+    broker = Broker.open()
+    pending = broker.add_account("corp", "alice", AddOptions(flow=Flow.DEVICE))
+    assert pending.prompt["user_code"]
+    assert pending.prompt["verification_uri"].startswith(op.issuer)
+    final = approve_device(pending.prompt["verification_uri_complete"])
+    assert "signed in" in final
+    pending.result(timeout=30)
+    token = run_cli("get-token", "corp", "alice").stdout.strip()
+    assert _userinfo(op, token) == 200
+    broker.close()
+
+
+def test_reused_refresh_token_is_reauth(op: OidcProvider) -> None:
+    broker = Broker.open()
+    pending = broker.add_account("corp", "alice", AddOptions(open_browser=False))
+    follow_to_app(pending.prompt["authorize_url"])
+    pending.result(timeout=15)
+    copy = _stored(broker)
+    broker.refresh_token("corp", "alice")
+    # The server rotated the token and detects the old one coming back: it ends the grant,
+    # and Sigilforge reports that as re-authentication needed, not as a crash.
+    assert _refresh_is_refused(op, copy.refresh_token or "")
+    with pytest.raises(ReauthRequired):
+        broker.refresh_token("corp", "alice")
+    broker.close()
