@@ -17,11 +17,31 @@ from sigilforge.errors import (
     error_for_code,
 )
 
-__all__ = ["UNEXPECTED_MESSAGE", "error_from_reply", "error_name", "reply_for"]
+__all__ = [
+    "UNEXPECTED_MESSAGE",
+    "Unreachable",
+    "error_from_reply",
+    "error_name",
+    "reply_for",
+]
 
 UNEXPECTED_MESSAGE = "internal error in the broker; details are in its log"
 
 _MAX_MESSAGE = 300
+
+# Bus errors meaning "no broker there to ask" (as opposed to a broker saying no): the
+# CLI falls back to the in-process library on these, and only on these.
+_UNREACHABLE = (
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+    "org.freedesktop.DBus.Error.Spawn.",
+    "org.freedesktop.DBus.Error.Disconnected",
+    "org.freedesktop.systemd1.",
+)
+
+
+class Unreachable(SigilforgeError):
+    """No broker daemon could be reached on the session bus."""
 
 
 def error_name(cls: type[SigilforgeError]) -> str:
@@ -50,6 +70,8 @@ def _short(message: str) -> str:
 
 def error_from_reply(name: str, message: str) -> SigilforgeError:
     """The exception a client raises for an error reply it got."""
+    if name.startswith(_UNREACHABLE):
+        return Unreachable(f"{name.rsplit('.', 1)[-1]}: {message}"[:_MAX_MESSAGE])
     if name == INVALID_ARGS:
         return InvalidArgument(message)
     if name.startswith(ERROR_PREFIX):

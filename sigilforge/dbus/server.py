@@ -87,7 +87,7 @@ async def _run_until_done(
     bus: MessageBus, interface: BrokerInterface, stop: asyncio.Event, timeout: float
 ) -> Outcome:
     stopped = asyncio.ensure_future(stop.wait())
-    gone = asyncio.ensure_future(bus.wait_for_disconnect())
+    gone = asyncio.ensure_future(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
     try:
         while True:
             wait: float | None = None
