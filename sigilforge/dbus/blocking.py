@@ -9,7 +9,7 @@ raised as the same ``sigilforge.errors`` class the in-process ``Broker`` raises;
 from __future__ import annotations
 
 import contextlib
-import secrets
+import os
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,12 +21,12 @@ from jeepney.low_level import HeaderFields, Message
 
 from sigilforge.dbus.errors import Unreachable, error_from_reply
 from sigilforge.dbus.names import BUS_NAME, INTERFACE, OBJECT_PATH, REQUEST_INTERFACE, request_path
-from sigilforge.dbus.options import options_to_wire
-from sigilforge.dbus.wire import account_from_wire
 from sigilforge.errors import SigilforgeError, Timeout, error_for_code
-from sigilforge.model import AccessToken, Account, AccountKind, AddOptions, Removal
 
+# The model (dataclasses) and friends load when a method needs them: ``call_once``, the
+# CLI's get-token path, needs none of it.
 if TYPE_CHECKING:
+    from sigilforge.model import AccessToken, Account, AddOptions, Removal
     from sigilforge.pending import Pending
 
 __all__ = ["BlockingClient"]
@@ -58,6 +58,15 @@ def _call(
     except OSError as exc:
         raise Unreachable(f"lost the session bus ({type(exc).__name__})") from None
     return _unwrap(reply)
+
+
+def call_once(member: str, signature: str, *body: Any, timeout: float = CALL_TIMEOUT) -> Any:
+    """One call on a fresh connection; the first value of the reply."""
+    conn = _connect(timeout)
+    try:
+        return _call(conn, member, signature, body, timeout)[0]
+    finally:
+        conn.close()
 
 
 def _unwrap(reply: Message) -> tuple[Any, ...]:
@@ -99,14 +108,20 @@ class BlockingClient:
     # -- BrokerAPI -----------------------------------------------------------------------
 
     def get_token(self, service: str, account: str) -> AccessToken:
+        from sigilforge.model import AccessToken
+
         token, expires_at = self._call("GetToken", "ss", service, account)
         return AccessToken(token, expires_at or None)
 
     def refresh_token(self, service: str, account: str) -> AccessToken:
+        from sigilforge.model import AccessToken
+
         token, expires_at = self._call("RefreshToken", "ss", service, account)
         return AccessToken(token, expires_at or None)
 
     def list_accounts(self) -> list[Account]:
+        from sigilforge.dbus.wire import account_from_wire
+
         (rows,) = self._call("ListAccounts")
         return [account_from_wire({k: v[1] for k, v in row.items()}) for row in rows]
 
@@ -117,6 +132,8 @@ class BlockingClient:
     def remove_account(self, service: str, account: str) -> Removal:
         # RemoveAccount returns nothing; the account as it was is read first for the
         # caller's report (the daemon logs what revocation did).
+        from sigilforge.model import Account, AccountKind, Removal
+
         found = [a for a in self.list_accounts() if a.key == (service, account)]
         self._call("RemoveAccount", "ss", service, account)
         acc = found[0] if found else Account(service, account, AccountKind.API_KEY)
@@ -128,12 +145,14 @@ class BlockingClient:
         """Start the flow in the daemon; the prompt is there at once, the account when
         ``Response`` arrives. The flow runs on a connection of its own, watched by one
         thread, so this client stays usable and closing that connection cancels it."""
-        from sigilforge.pending import Pending  # threads and futures: only for flows
+        from sigilforge.dbus.options import options_to_wire
+        from sigilforge.model import AddOptions
+        from sigilforge.pending import Pending
 
         options = options or AddOptions()
         conn = _connect(self._timeout)
         try:
-            token = "cli_" + secrets.token_hex(8)
+            token = "cli_" + os.urandom(8).hex()
             path = request_path(conn.unique_name, token)
             rule = MatchRule(
                 type="signal", interface=REQUEST_INTERFACE, member="Response", path=path
@@ -181,6 +200,8 @@ class BlockingClient:
 
 
 def _settle(pending: Pending[Account], code: int, results: Mapping[str, Any]) -> None:
+    from sigilforge.model import Account, AccountKind
+
     values = {k: v[1] for k, v in results.items()}
     if code == 0:
         pending.set_result(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from dbus_fast import DBusError, Message, MessageType, Variant
+from dbus_fast import introspection as intr
 from dbus_fast.annotations import DBusSignature
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
@@ -59,6 +60,13 @@ class RequestObject(ServiceInterface):
         super().__init__(REQUEST_INTERFACE)
         self._requests = requests
         self._path = path
+
+    def introspect(self) -> intr.Interface:
+        interface = super().introspect()
+        for signal in interface.signals:
+            for arg, name in zip(signal.args, ("response", "results"), strict=True):
+                arg.name = name
+        return interface
 
     @dbus_method(name="Cancel")
     def cancel(self) -> NoReply:

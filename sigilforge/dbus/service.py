@@ -22,6 +22,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from dbus_fast import DBusError, Message, MessageType, Variant
+from dbus_fast import introspection as intr
 from dbus_fast.annotations import DBusSignature, DBusStr
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
@@ -60,6 +61,24 @@ METHOD_SIGNATURES = {
     "Resolve": "s",
 }
 
+# dbus-fast names in-arguments after the Python parameters but leaves out-arguments and
+# signal arguments unnamed; the names below are the ones in the shipped interface XML,
+# so busctl and d-feet show what each value is.
+_OUT_ARG_NAMES = {
+    "GetToken": ("token", "expires_at"),
+    "RefreshToken": ("token", "expires_at"),
+    "ListAccounts": ("accounts",),
+    "AddAccount": ("handle", "prompt"),
+    "Resolve": ("value",),
+}
+_SIGNAL_ARG_NAMES = {
+    "TokenRefreshed": ("service", "account", "expires_at"),
+    "AccountAdded": ("service", "account"),
+    "AccountRemoved": ("service", "account"),
+    "ReauthRequired": ("service", "account", "reason"),
+}
+_CONST = {"org.freedesktop.DBus.Property.EmitsChangedSignal": "const"}
+
 TokenReply = Annotated[list[Any], DBusSignature("sx")]
 
 
@@ -90,6 +109,18 @@ class BrokerInterface(ServiceInterface):
         self._requests: Requests | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.activity = Activity()
+
+    def introspect(self) -> intr.Interface:
+        interface = super().introspect()
+        for method in interface.methods:
+            for arg, name in zip(method.out_args, _OUT_ARG_NAMES.get(method.name, ()), strict=True):
+                arg.name = name
+        for signal in interface.signals:
+            for arg, name in zip(signal.args, _SIGNAL_ARG_NAMES[signal.name], strict=True):
+                arg.name = name
+        for prop in interface.properties:
+            prop.annotations.update(_CONST)  # Version never changes while we run
+        return interface
 
     # -- wiring --------------------------------------------------------------------------
 
