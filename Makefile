@@ -44,5 +44,14 @@ pytest: deps venv
 
 test: deps venv lint pytest
 
+# Speed against floors measured in the same run, on a private bus (never in the tests).
+bench: deps venv
+	$(PY) -m bench.run
+
+# The README's "try it": a private bus and keyring, an API-key account, the daemon
+# activated by busctl, the signals seen by dbus-monitor. No desktop, no network needed.
+demo: deps venv
+	$(PY) -m demo.try_it
+
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -19,6 +20,8 @@ import sys
 __all__ = ["main", "run"]
 
 log = logging.getLogger("sigilforge.daemon")
+
+_GC_AFTER = 2.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +55,9 @@ def _setup_logging(verbose: int) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
+    # Start-up allocates many long-lived objects (modules, classes) and the collector
+    # would walk them over and over; it comes back on once the first calls are served.
+    gc.disable()
     args = _parser().parse_args(argv)
     if args.idle_timeout is not None and args.idle_timeout < 0:
         print("sigilforge-daemon: --idle-timeout must not be negative", file=sys.stderr)
@@ -76,8 +82,15 @@ async def _serve(idle_timeout: float | None) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.call_later(_GC_AFTER, _collect_and_enable)
     await serve(Broker.open, stop=stop, idle_timeout=idle_timeout)
     return 0
+
+
+def _collect_and_enable() -> None:
+    gc.collect()
+    gc.freeze()  # what start-up built lives as long as the process: leave it out of later passes
+    gc.enable()
 
 
 def main() -> None:
