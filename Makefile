@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := dbus gnome-keyring libsecret-tools libglib2.0-bin systemd meson ninja-build
-SRC := sigilforge tests bench
+SRC := sigilforge tests bench demo
 
 .PHONY: all deps venv test check lint fmt pytest demo bench clean
 
