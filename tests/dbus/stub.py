@@ -33,13 +33,19 @@ class ScriptedBroker:
         self.error: BaseException | None = None
         self.pendings: list[Pending[Account]] = []
         self.prompt = {"authorize_url": "https://auth.example/authorize?state=x"}
+        self.listeners: list[Callable[[Any], None]] = []
 
     def _check(self) -> None:
         if self.error is not None:
             raise self.error
 
     def subscribe(self, listener: Callable[[Any], None]) -> Callable[[], None]:
-        return lambda: None
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def emit(self, event: Any) -> None:
+        for listener in list(self.listeners):
+            listener(event)
 
     def cached_token(self, service: str, account: str) -> AccessToken | None:
         return None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
-from tests.support.broker_rig import BrokerRig, daemon_command
+from tests.support.broker_rig import BrokerRig, cli_command, daemon_command
 from tests.support.env import isolated_env
 
 
@@ -70,3 +71,26 @@ def _tree(root: Path) -> dict[str, float]:
         for d, _, files in os.walk(root)
         for f in files
     } | {os.path.relpath(d, root): 0.0 for d, _, _ in os.walk(root)}
+
+
+def test_the_cli_daemon_verb_serves_and_honours_idle_timeout(broker_rig: BrokerRig) -> None:
+    broker_rig.add_api_key("openai", "work", "sk-verb")
+    daemon = subprocess.Popen(
+        [*cli_command(), "daemon", "--idle-timeout", "1"],
+        env=broker_rig.env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while broker_rig.owner_pid() != daemon.pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got = broker_rig.busctl_call("GetToken", "ss", "openai", "work")
+        assert got.stdout.strip() == 'sx "sk-verb" 0'
+        assert daemon.wait(20) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(5)
+    assert daemon.stderr is not None
+    assert "stopping: idle" in daemon.stderr.read()
