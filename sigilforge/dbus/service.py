@@ -167,7 +167,11 @@ class BrokerInterface(ServiceInterface):
                 f"{msg.member} takes ({expected}), not ({msg.signature})",
             )
         if msg.member == "GetToken" and self._broker is not None:
-            cached = self._broker.cached_token(msg.body[0], msg.body[1])
+            try:
+                cached = self._broker.cached_token(msg.body[0], msg.body[1])
+            except Exception:
+                # The full path below will hit the same problem and report it properly.
+                cached = None
             if cached is not None:
                 return Message.new_method_return(msg, "sx", [cached.token, cached.expires_at or 0])
         CALLER.set(msg.sender or "")
