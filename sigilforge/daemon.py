@@ -68,9 +68,9 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     except Exception as exc:
-        # The traceback is for the journal; it carries no secrets (none are in locals
-        # that logging formats), but keep the summary short for the status line.
-        log.error("daemon failed: %s", type(exc).__name__, exc_info=exc)
+        from sigilforge.dbus.errors import describe_unexpected
+
+        log.error("daemon failed: %s", describe_unexpected(exc))
         return 1
 
 

@@ -21,7 +21,7 @@ from dbus_fast import introspection as intr
 from dbus_fast.annotations import DBusSignature
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
-from sigilforge.dbus.errors import reply_for
+from sigilforge.dbus.errors import describe_unexpected, reply_for
 from sigilforge.dbus.names import REQUEST_INTERFACE, REQUEST_ROOT, request_path, valid_handle_token
 from sigilforge.errors import AccessDenied, Cancelled, InvalidArgument, SigilforgeError
 from sigilforge.model import Account
@@ -216,7 +216,7 @@ def _response(pending: Pending[Account]) -> tuple[int, dict[str, Variant]]:
         code = ResponseCode.CANCELLED
     else:
         if not isinstance(exc, SigilforgeError):
-            log.error("add-account flow failed unexpectedly", exc_info=exc)
+            log.error("add-account flow failed unexpectedly: %s", describe_unexpected(exc))
         code = ResponseCode.FAILED
     return code, {"error": Variant("s", name), "message": Variant("s", message)}
 

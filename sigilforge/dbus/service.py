@@ -28,7 +28,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from sigilforge._version import __version__
-from sigilforge.dbus.errors import reply_for
+from sigilforge.dbus.errors import describe_unexpected, reply_for
 from sigilforge.dbus.names import INTERFACE, INVALID_ARGS, OBJECT_PATH
 from sigilforge.dbus.options import parse_add_options
 from sigilforge.dbus.requests import CALLER, Requests
@@ -306,6 +306,6 @@ def _as_dbus_error(exc: BaseException) -> DBusError:
     if isinstance(exc, SigilforgeError):
         log.info("call failed: %s", name.rsplit(".", 1)[-1])
     else:
-        # The traceback stays here, in the daemon's log; the caller gets a fixed text.
-        log.error("unexpected error in a call", exc_info=exc)
+        # Where it happened stays here, in the daemon's log; the caller gets a fixed text.
+        log.error("unexpected error in a call: %s", describe_unexpected(exc))
     return DBusError(name, message)
