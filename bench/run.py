@@ -95,7 +95,12 @@ def process_time(rig: BrokerRig, argv: list[str], runs: int) -> float:
 def activation_time(rig: BrokerRig, name: str, call: Callable[[], None], runs: int) -> float:
     times = []
     for _ in range(runs):
+        pid = rig.owner_pid(name)
         rig.stop_daemon(name)
+        # A process still winding down would compete for the CPU with the next start.
+        while pid is not None and Path(f"/proc/{pid}").exists():
+            time.sleep(0.01)
+        time.sleep(0.1)
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
