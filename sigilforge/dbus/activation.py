@@ -44,10 +44,10 @@ Description=Sigilforge credential broker ({BUS_NAME})
 Type=dbus
 BusName={BUS_NAME}
 ExecStart=@bindir@/sigilforge-daemon
-# The daemon exits when idle and D-Bus starts it again on the next call.
-Restart=no
+# No Restart=: the daemon exits when idle and D-Bus starts it again on the next call.
+# Sandboxing that needs mount namespaces (PrivateTmp=, ProtectHome=) is left out: user
+# managers without unprivileged user namespaces would refuse to start the unit.
 NoNewPrivileges=yes
-PrivateTmp=yes
 """
 
 
