@@ -103,13 +103,18 @@ class Requests:
 
     def reserve(self, caller: str, handle_token: str | None) -> str:
         """Claim the handle path before the flow starts, so two calls cannot share it."""
+        sender = caller or "unknown"  # a peer-to-peer caller has no bus name
         if handle_token is None:
-            handle_token = f"sigilforge{next(self._counter)}"
+            # A caller may have picked a token that looks like ours: skip past it.
+            path = request_path(sender, f"sigilforge{next(self._counter)}")
+            while path in self._open:
+                path = request_path(sender, f"sigilforge{next(self._counter)}")
         elif not valid_handle_token(handle_token):
             raise InvalidArgument("handle_token must be 1-64 of A-Z, a-z, 0-9 and _")
-        path = request_path(caller or "unknown", handle_token)
-        if path in self._open:
-            raise InvalidArgument("handle_token is in use by another request of yours")
+        else:
+            path = request_path(sender, handle_token)
+            if path in self._open:
+                raise InvalidArgument("handle_token is in use by another request of yours")
         self._open[path] = _Request(caller)
         return path
 

@@ -172,3 +172,28 @@ def test_the_request_object_introspects_as_the_shipped_xml(broker_rig: BrokerRig
                 client.close()
 
     run(scenario())
+
+
+def test_the_handle_follows_the_callers_token_and_a_token_in_use_is_refused(
+    broker_rig: BrokerRig,
+) -> None:
+    from dbus_fast import Variant
+
+    async def scenario() -> None:
+        broker = ScriptedBroker()
+        async with serving(broker):
+            client = await AsyncClient.connect(timeout=10)
+            try:
+                options = {"handle_token": Variant("s", "mine_1")}
+                handle, prompt = await client._call(
+                    "AddAccount", "ssa{sv}", ["github", "me", options]
+                )
+                sender = client._bus.unique_name.lstrip(":").replace(".", "_")
+                assert handle == f"/org/sigilforge/Broker1/request/{sender}/mine_1"
+                assert prompt["authorize_url"].value == broker.prompt["authorize_url"]
+                with pytest.raises(errors.InvalidArgument):
+                    await client._call("AddAccount", "ssa{sv}", ["github", "you", options])
+            finally:
+                client.close()
+
+    run(scenario())
