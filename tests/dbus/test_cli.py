@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,24 @@ def test_without_any_session_bus_the_cli_says_so_and_carries_on(tmp_path: Path) 
     assert done.stderr.count(NOTICE) == 1, done.stderr
     assert done.returncode == 3, done.stderr
     assert "no account openai/work" in done.stderr
+
+
+def test_get_token_over_the_bus_imports_neither_click_nor_the_broker(
+    broker_rig: BrokerRig,
+) -> None:
+    # What keeps `sigilforge get-token` near a bare jeepney call (timed in bench/).
+    broker_rig.add_api_key("openai", "work", "sk-lean")
+    done = broker_rig.run(
+        sys.executable, "-X", "importtime", "-m", "sigilforge", "get-token", "openai", "work"
+    )
+    assert done.stdout == "sk-lean\n"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "jeepney" in imported
+    assert not {"click", "sigilforge.broker", "sigilforge.store", "asyncio"} & imported
+
+
+def test_every_public_name_still_imports_from_the_package() -> None:
+    import sigilforge
+
+    for name in sigilforge.__all__:
+        assert getattr(sigilforge, name) is not None, name
