@@ -191,6 +191,9 @@ class BlockingClient:
                 pending.set_exception(Timeout("no answer from the broker about the flow"))
             except OSError:
                 pending.set_exception(Unreachable("lost the session bus during the flow"))
+            except Exception:
+                # Whoever waits on the Pending must hear something, whatever went wrong.
+                pending.set_exception(SigilforgeError("unreadable answer about the flow"))
             finally:
                 queue.close()
                 conn.close()
