@@ -56,6 +56,10 @@ class AsyncRequest:
             error = Cancelled(error.message)
         self._future.set_exception(error)
 
+    def _fail(self, error: SigilforgeError) -> None:
+        if not self._future.done():
+            self._future.set_exception(error)
+
     async def result(self, timeout: float | None = None) -> Account:
         try:
             return await asyncio.wait_for(asyncio.shield(self._future), timeout)
@@ -209,7 +213,11 @@ class AsyncClient:
         if msg.interface == REQUEST_INTERFACE and msg.member == "Response":
             request = self._requests.pop(msg.path or "", None)
             if request is not None:
-                request._settle(msg.body[0], msg.body[1])
+                try:
+                    request._settle(msg.body[0], msg.body[1])
+                except Exception:
+                    # Whoever awaits the result must hear something, whatever went wrong.
+                    request._fail(SigilforgeError("unreadable answer about the flow"))
             return False
         if msg.interface == INTERFACE and msg.path == OBJECT_PATH and self._listeners:
             event = _event(msg.member or "", msg.body)
