@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := dbus gnome-keyring libsecret-tools libglib2.0-bin systemd meson ninja-build
-SRC := sigilforge tests $(wildcard bench)
+SRC := sigilforge tests bench demo
 
 .PHONY: all deps venv test check lint fmt pytest demo bench clean
 
@@ -47,6 +47,15 @@ pytest: deps venv
 	$(PY) -m pytest
 
 test: deps venv lint pytest
+
+# Speed against floors measured in the same run, on a private bus (never in the tests).
+bench: deps venv
+	$(PY) -m bench.run
+
+# The README's "try it": a private bus and keyring, an API-key account, the daemon
+# activated by busctl, the signals seen by dbus-monitor. No desktop, no network needed.
+demo: deps venv
+	$(PY) -m demo.try_it
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

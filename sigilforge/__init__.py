@@ -1,40 +1,111 @@
 """Sigilforge: one per-user broker for OAuth2 tokens and API keys.
 
 Library users import from here only; every other module is private and may change.
+
+The names are loaded on first use (PEP 562): ``sigilforge get-token`` imports submodules
+of this package and must not pay for the broker, the store and their dependencies.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from sigilforge._version import __version__
-from sigilforge.broker import Broker
-from sigilforge.config import Config
-from sigilforge.errors import (
-    AccessDenied,
-    AccountExists,
-    Cancelled,
-    InvalidArgument,
-    InvalidReference,
-    NetworkError,
-    NoSuchAccount,
-    ProviderError,
-    ReauthRequired,
-    SigilforgeError,
-    StoreCorrupt,
-    StoreLocked,
-    StoreUnavailable,
-    Timeout,
-    UnknownProvider,
-)
-from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
-from sigilforge.model import (
-    AccessToken,
-    Account,
-    AccountKind,
-    AccountStatus,
-    AddOptions,
-    Flow,
-    Removal,
-)
-from sigilforge.pending import Pending
-from sigilforge.refs import CredentialRef
+
+if TYPE_CHECKING:
+    from sigilforge.broker import Broker
+    from sigilforge.config import Config
+    from sigilforge.errors import (
+        AccessDenied,
+        AccountExists,
+        Cancelled,
+        InvalidArgument,
+        InvalidReference,
+        NetworkError,
+        NoSuchAccount,
+        ProviderError,
+        ReauthRequired,
+        SigilforgeError,
+        StoreCorrupt,
+        StoreLocked,
+        StoreUnavailable,
+        Timeout,
+        UnknownProvider,
+    )
+    from sigilforge.events import (
+        AccountAdded,
+        AccountRemoved,
+        Event,
+        ReauthNeeded,
+        TokenRefreshed,
+    )
+    from sigilforge.model import (
+        AccessToken,
+        Account,
+        AccountKind,
+        AccountStatus,
+        AddOptions,
+        Flow,
+        Removal,
+    )
+    from sigilforge.pending import Pending
+    from sigilforge.refs import CredentialRef
+
+_HOMES = {
+    "sigilforge.broker": ("Broker",),
+    "sigilforge.config": ("Config",),
+    "sigilforge.errors": (
+        "AccessDenied",
+        "AccountExists",
+        "Cancelled",
+        "InvalidArgument",
+        "InvalidReference",
+        "NetworkError",
+        "NoSuchAccount",
+        "ProviderError",
+        "ReauthRequired",
+        "SigilforgeError",
+        "StoreCorrupt",
+        "StoreLocked",
+        "StoreUnavailable",
+        "Timeout",
+        "UnknownProvider",
+    ),
+    "sigilforge.events": (
+        "AccountAdded",
+        "AccountRemoved",
+        "Event",
+        "ReauthNeeded",
+        "TokenRefreshed",
+    ),
+    "sigilforge.model": (
+        "AccessToken",
+        "Account",
+        "AccountKind",
+        "AccountStatus",
+        "AddOptions",
+        "Flow",
+        "Removal",
+    ),
+    "sigilforge.pending": ("Pending",),
+    "sigilforge.refs": ("CredentialRef",),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sigilforge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AccessDenied",

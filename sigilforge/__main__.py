@@ -1,3 +1,3 @@
-from sigilforge.cli import main
+from sigilforge.entry import main
 
 main()

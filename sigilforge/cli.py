@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import TYPE_CHECKING, NoReturn
@@ -31,17 +32,45 @@ EXIT_INTERRUPTED = 130
 
 
 class _State:
-    """Opens the backend on first use, so ``--help`` and usage errors cost nothing."""
+    """Opens the backend on first use, so ``--help`` and usage errors cost nothing.
+
+    The backend is the daemon over the session bus (started by D-Bus if need be); when
+    no bus or daemon can be reached, the same ``Broker`` runs in this process instead,
+    and the user is told once, on stderr.
+    """
 
     def __init__(self) -> None:
         self._backend: BrokerAPI | None = None
+        self.no_daemon = bool(os.environ.get("SIGILFORGE_NO_DAEMON"))
 
     def backend(self) -> BrokerAPI:
         if self._backend is None:
-            from sigilforge.broker import Broker
-
-            self._backend = Broker.open()
+            self._backend = self._open()
         return self._backend
+
+    def _open(self) -> BrokerAPI:
+        if not self.no_daemon:
+            from sigilforge.dbus.blocking import BlockingClient
+            from sigilforge.dbus.errors import Unreachable
+
+            try:
+                client = BlockingClient.connect()
+            except Unreachable as exc:
+                reason = exc.message
+            else:
+                try:
+                    client.ping()
+                    return client
+                except Unreachable as exc:
+                    client.close()
+                    reason = exc.message
+            click.echo(
+                f"sigilforge: no broker daemon reachable ({reason}); running in-process",
+                err=True,
+            )
+        from sigilforge.broker import Broker
+
+        return Broker.open()
 
     def close(self) -> None:
         if self._backend is not None:
@@ -54,14 +83,20 @@ pass_state = click.make_pass_decorator(_State, ensure=True)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sigilforge", prog_name="sigilforge")
 @click.option("-v", "--verbose", count=True, help="Log more (to stderr); repeat for debug.")
+@click.option(
+    "--no-daemon",
+    is_flag=True,
+    help="Run the broker in this process instead of asking the daemon on the session bus.",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context, verbose: int, no_daemon: bool) -> None:
     """Sigilforge: OAuth2 tokens and API keys for your desktop and your scripts."""
     logging.basicConfig(
         level=logging.WARNING - 10 * min(verbose, 2),
         format="sigilforge: %(levelname)s: %(message)s",
     )
     state = ctx.ensure_object(_State)
+    state.no_daemon = state.no_daemon or no_daemon
     ctx.call_on_close(state.close)
 
 
@@ -335,6 +370,49 @@ def provider_remove_secret(name: str) -> None:
 def resolve(state: _State, reference: str) -> None:
     """Print the secret a reference names (auth://SERVICE/ACCOUNT[/FIELD], vals:ref+...)."""
     click.echo(state.backend().resolve(reference))
+
+
+@cli.command(
+    "daemon",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def daemon(args: tuple[str, ...]) -> None:
+    """Run the broker daemon on the session bus (as sigilforge-daemon; --help for more)."""
+    from sigilforge.daemon import run
+
+    sys.exit(run(list(args)))
+
+
+@cli.group("service")
+def service() -> None:
+    """Set up D-Bus activation for a pip/pipx install (distro packages ship their own)."""
+
+
+@service.command("install")
+@click.option("--user", "user", is_flag=True, required=True, help="For this user (required).")
+def service_install(user: bool) -> None:
+    """Write the D-Bus activation file and the systemd user unit for this install."""
+    from sigilforge.dbus.activation import install_user
+
+    files = install_user()
+    click.echo(f"wrote {files.dbus_service}", err=True)
+    click.echo(f"wrote {files.systemd_unit}", err=True)
+    click.echo("the next call to org.sigilforge.Broker1 starts the daemon", err=True)
+
+
+@service.command("uninstall")
+@click.option("--user", "user", is_flag=True, default=True, help="For this user (default).")
+def service_uninstall(user: bool) -> None:
+    """Remove the files `service install --user` wrote."""
+    from sigilforge.dbus.activation import uninstall_user
+
+    removed = uninstall_user()
+    for path in removed:
+        click.echo(f"removed {path}", err=True)
+    if not removed:
+        click.echo("nothing to remove", err=True)
 
 
 def _fail(message: str, code: int) -> NoReturn:

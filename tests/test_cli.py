@@ -7,9 +7,22 @@ import stat
 import subprocess
 import time
 
+import pytest
+
 from tests.conftest import MARKER, Home, Isolated, RunCli, run_cli_in
 
 KEY = f"sk-{MARKER}"
+
+# These tests are about the in-process path; tests/dbus/ covers the same verbs over the bus.
+IN_PROCESS = {"SIGILFORGE_NO_DAEMON": "1"}
+
+
+@pytest.fixture
+def run_cli(home: Home) -> RunCli:
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli_in(home.env | IN_PROCESS, *args, stdin=stdin)
+
+    return run
 
 
 def _no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
@@ -110,21 +123,23 @@ def test_each_error_kind_has_its_own_exit_code(run_cli: RunCli) -> None:
 def test_locked_keyring_is_its_own_error_and_deletes_nothing(fresh_keyring: Isolated) -> None:
     env = fresh_keyring.env
     assert (
-        run_cli_in(env, "add-account", "openai", "work", "--api-key-stdin", stdin=KEY).returncode
+        run_cli_in(
+            env | IN_PROCESS, "add-account", "openai", "work", "--api-key-stdin", stdin=KEY
+        ).returncode
         == 0
     )
     assert fresh_keyring.keyring is not None
     fresh_keyring.keyring.lock()
 
-    locked = run_cli_in(env, "get-token", "openai", "work")
+    locked = run_cli_in(env | IN_PROCESS, "get-token", "openai", "work")
     assert locked.returncode == 4
     assert "locked" in locked.stderr
     _no_traceback(locked)
-    removed = run_cli_in(env, "remove-account", "openai", "work")
+    removed = run_cli_in(env | IN_PROCESS, "remove-account", "openai", "work")
     assert removed.returncode == 4
     _no_traceback(removed)
 
-    listed = json.loads(run_cli_in(env, "list-accounts", "--json").stdout)
+    listed = json.loads(run_cli_in(env | IN_PROCESS, "list-accounts", "--json").stdout)
     assert [a["account"] for a in listed] == ["work"], "metadata survived"
     items = subprocess.run(
         [
@@ -158,7 +173,7 @@ def test_no_secret_service_is_unavailable_within_2s(bare_bus: Isolated) -> None:
             fh,
         )
     started = time.monotonic()
-    proc = run_cli_in(bare_bus.env, "get-token", "openai", "work")
+    proc = run_cli_in(bare_bus.env | IN_PROCESS, "get-token", "openai", "work")
     elapsed = time.monotonic() - started
     assert proc.returncode == 4
     assert "Secret Service" in proc.stderr
@@ -177,6 +192,6 @@ def test_corrupt_accounts_file_is_a_clear_error(run_cli: RunCli, home: Home) -> 
 
 
 def test_help_needs_no_store(bare_bus: Isolated) -> None:
-    proc = run_cli_in(bare_bus.env, "--help")
+    proc = run_cli_in(bare_bus.env | IN_PROCESS, "--help")
     assert proc.returncode == 0
     assert "get-token" in proc.stdout

@@ -17,7 +17,7 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
   <type>session</type>
   <keep_umask/>
   <listen>unix:dir={listen}</listen>
-  <servicedir>{services}</servicedir>
+  <servicedir>{services}</servicedir>{standard}
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
@@ -32,12 +32,14 @@ class PrivateBus:
     """``with PrivateBus(root, env) as bus:`` sets ``env['DBUS_SESSION_BUS_ADDRESS']``.
 
     ``bus.services`` is the activation directory: drop ``*.service`` files there and call
-    ``bus.reload()``.
+    ``bus.reload()``. ``standard_dirs=True`` also reads the per-user ones a desktop session
+    bus reads (``$XDG_DATA_HOME/dbus-1/services``, ...), as ``env`` names them.
     """
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
+    def __init__(self, root: Path, env: dict[str, str], *, standard_dirs: bool = False) -> None:
         self.root = root
         self.env = env
+        self.standard_dirs = standard_dirs
         self.services = root / "dbus-services"
         self.address = ""
         self._proc: subprocess.Popen[bytes] | None = None
@@ -50,7 +52,11 @@ class PrivateBus:
         sock_dir.mkdir(mode=0o700, exist_ok=True)
         config = self.root / "bus.conf"
         config.write_text(
-            _CONFIG.format(listen=escape(str(sock_dir)), services=escape(str(self.services)))
+            _CONFIG.format(
+                listen=escape(str(sock_dir)),
+                services=escape(str(self.services)),
+                standard="\n  <standard_session_servicedirs/>" if self.standard_dirs else "",
+            )
         )
         read_fd, write_fd = os.pipe()
         self._proc = subprocess.Popen(

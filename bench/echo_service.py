@@ -1,0 +1,45 @@
+"""The floor: the smallest dbus-fast service, one trivial method, activatable.
+
+Run as ``python bench/echo_service.py``; it owns ``org.sigilforge.BenchEcho`` and
+answers ``Echo(s) -> s`` until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusStr
+from dbus_fast.service import ServiceInterface, dbus_method
+
+NAME = "org.sigilforge.BenchEcho"
+PATH = "/org/sigilforge/BenchEcho"
+
+
+class Echo(ServiceInterface):
+    def __init__(self) -> None:
+        super().__init__(NAME)
+
+    @dbus_method(name="Echo")
+    def echo(self, value: DBusStr) -> DBusStr:
+        return value
+
+
+async def main() -> None:
+    bus = await MessageBus().connect()
+    bus.export(PATH, Echo())
+    await bus.request_name(NAME)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # Leave with the bus too, or an orphan outlives the benchmark's private bus.
+    await asyncio.wait(
+        [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(bus.wait_for_disconnect())],
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    bus.disconnect()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

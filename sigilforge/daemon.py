@@ -1,0 +1,97 @@
+"""``sigilforge-daemon``: the per-user broker on the session bus.
+
+Started by D-Bus activation (or systemd, ``Type=dbus``) on the first call; exits by
+itself after ``--idle-timeout`` seconds without calls (``idle_timeout_secs`` in
+``config.toml``; 0 never), on SIGTERM/SIGINT, or at once with status 0 if another broker
+owns the name. Logs go to stderr, which is the journal under systemd; they carry
+account names and error codes, never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import os
+import signal
+import sys
+
+__all__ = ["main", "run"]
+
+log = logging.getLogger("sigilforge.daemon")
+
+_GC_AFTER = 2.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sigilforge-daemon",
+        description="Serve org.sigilforge.Broker1 on the D-Bus session bus.",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exit after this long without calls (default: config.toml, else 300; 0: never)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more; repeat for debug"
+    )
+    return parser
+
+
+def _setup_logging(verbose: int) -> None:
+    # journald stamps each line itself; a terminal gets the time from us.
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{stamp}sigilforge-daemon: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    # Only our own loggers get louder: library debug output may dump message bodies.
+    logging.getLogger("sigilforge").setLevel(logging.INFO - 10 * min(verbose, 1))
+
+
+def run(argv: list[str] | None = None) -> int:
+    # Start-up allocates many long-lived objects (modules, classes) and the collector
+    # would walk them over and over; it comes back on once the first calls are served.
+    gc.disable()
+    args = _parser().parse_args(argv)
+    if args.idle_timeout is not None and args.idle_timeout < 0:
+        print("sigilforge-daemon: --idle-timeout must not be negative", file=sys.stderr)
+        return 2
+    _setup_logging(args.verbose)
+    try:
+        return asyncio.run(_serve(args.idle_timeout))
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:
+        from sigilforge.dbus.errors import describe_unexpected
+
+        log.error("daemon failed: %s", describe_unexpected(exc))
+        return 1
+
+
+async def _serve(idle_timeout: float | None) -> int:
+    from sigilforge.broker import Broker
+    from sigilforge.dbus.server import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.call_later(_GC_AFTER, _collect_and_enable)
+    await serve(Broker.open, stop=stop, idle_timeout=idle_timeout)
+    return 0
+
+
+def _collect_and_enable() -> None:
+    gc.collect()
+    gc.freeze()  # what start-up built lives as long as the process: leave it out of later passes
+    gc.enable()
+
+
+def main() -> None:
+    sys.exit(run())

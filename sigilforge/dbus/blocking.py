@@ -1,0 +1,221 @@
+"""A blocking one-shot client (jeepney) for the CLI: the ``BrokerAPI`` over the bus.
+
+It imports neither asyncio nor dbus-fast, so a ``sigilforge get-token`` costs one
+connection and one round trip. Every call has a time limit, and every error reply is
+raised as the same ``sigilforge.errors`` class the in-process ``Broker`` raises;
+``Unreachable`` means there was no broker to ask (the caller may fall back).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from jeepney import DBusAddress, MatchRule, MessageType, new_method_call
+from jeepney.bus_messages import message_bus
+from jeepney.io.blocking import DBusConnection, open_dbus_connection
+from jeepney.low_level import HeaderFields, Message
+
+from sigilforge.dbus.errors import Unreachable, error_from_reply
+from sigilforge.dbus.names import BUS_NAME, INTERFACE, OBJECT_PATH, REQUEST_INTERFACE, request_path
+from sigilforge.errors import SigilforgeError, Timeout, error_for_code
+
+# The model (dataclasses) and friends load when a method needs them: ``call_once``, the
+# CLI's get-token path, needs none of it.
+if TYPE_CHECKING:
+    from sigilforge.model import AccessToken, Account, AddOptions, Removal
+    from sigilforge.pending import Pending
+
+__all__ = ["BlockingClient"]
+
+# Long enough for activation plus a token refresh over a slow network, short enough
+# that a wedged daemon does not hang a script forever.
+CALL_TIMEOUT = 60.0
+_FLOW_WAIT = 900.0
+
+_BROKER = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
+
+
+def _connect(timeout: float) -> DBusConnection:
+    try:
+        return open_dbus_connection("SESSION", auth_timeout=min(timeout, 5.0))
+    except (OSError, KeyError, ValueError, TimeoutError) as exc:
+        # KeyError/ValueError: no or a malformed DBUS_SESSION_BUS_ADDRESS.
+        raise Unreachable(f"no D-Bus session bus ({type(exc).__name__})") from None
+
+
+def _call(
+    conn: DBusConnection, member: str, signature: str | None, body: tuple[Any, ...], timeout: float
+) -> tuple[Any, ...]:
+    msg = new_method_call(_BROKER, member, signature, body)
+    try:
+        reply = conn.send_and_get_reply(msg, timeout=timeout)
+    except TimeoutError:
+        raise Timeout(f"the broker did not answer {member} within {timeout:g}s") from None
+    except OSError as exc:
+        raise Unreachable(f"lost the session bus ({type(exc).__name__})") from None
+    return _unwrap(reply)
+
+
+def call_once(member: str, signature: str, *body: Any, timeout: float = CALL_TIMEOUT) -> Any:
+    """One call on a fresh connection; the first value of the reply."""
+    conn = _connect(timeout)
+    try:
+        return _call(conn, member, signature, body, timeout)[0]
+    finally:
+        conn.close()
+
+
+def _unwrap(reply: Message) -> tuple[Any, ...]:
+    if reply.header.message_type is MessageType.error:
+        name = str(reply.header.fields.get(HeaderFields.error_name, ""))
+        text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
+        raise error_from_reply(name, text)
+    return tuple(reply.body)
+
+
+class BlockingClient:
+    """``BrokerAPI`` over the session bus; the first call activates the daemon."""
+
+    def __init__(self, conn: DBusConnection, *, timeout: float = CALL_TIMEOUT) -> None:
+        self._conn = conn
+        self._timeout = timeout
+
+    @classmethod
+    def connect(cls, *, timeout: float = CALL_TIMEOUT) -> BlockingClient:
+        return cls(_connect(timeout), timeout=timeout)
+
+    def _call(self, member: str, signature: str | None = None, *body: Any) -> tuple[Any, ...]:
+        return _call(self._conn, member, signature, body, self._timeout)
+
+    def ping(self) -> None:
+        """Make sure a broker answers (starting it if need be), else ``Unreachable``."""
+        msg = new_method_call(
+            DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface="org.freedesktop.DBus.Peer"),
+            "Ping",
+        )
+        try:
+            _unwrap(self._conn.send_and_get_reply(msg, timeout=self._timeout))
+        except TimeoutError:
+            raise Timeout("the broker did not answer a ping") from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- BrokerAPI -----------------------------------------------------------------------
+
+    def get_token(self, service: str, account: str) -> AccessToken:
+        from sigilforge.model import AccessToken
+
+        token, expires_at = self._call("GetToken", "ss", service, account)
+        return AccessToken(token, expires_at or None)
+
+    def refresh_token(self, service: str, account: str) -> AccessToken:
+        from sigilforge.model import AccessToken
+
+        token, expires_at = self._call("RefreshToken", "ss", service, account)
+        return AccessToken(token, expires_at or None)
+
+    def list_accounts(self) -> list[Account]:
+        from sigilforge.dbus.wire import account_from_wire
+
+        (rows,) = self._call("ListAccounts")
+        return [account_from_wire({k: v[1] for k, v in row.items()}) for row in rows]
+
+    def resolve(self, reference: str) -> str:
+        (value,) = self._call("Resolve", "s", reference)
+        return str(value)
+
+    def remove_account(self, service: str, account: str) -> Removal:
+        # RemoveAccount returns nothing; the account as it was is read first for the
+        # caller's report (the daemon logs what revocation did).
+        from sigilforge.model import Account, AccountKind, Removal
+
+        found = [a for a in self.list_accounts() if a.key == (service, account)]
+        self._call("RemoveAccount", "ss", service, account)
+        acc = found[0] if found else Account(service, account, AccountKind.API_KEY)
+        return Removal(acc)
+
+    def add_account(
+        self, service: str, account: str, options: AddOptions | None = None
+    ) -> Pending[Account]:
+        """Start the flow in the daemon; the prompt is there at once, the account when
+        ``Response`` arrives. The flow runs on a connection of its own, watched by one
+        thread, so this client stays usable and closing that connection cancels it."""
+        from sigilforge.dbus.options import options_to_wire
+        from sigilforge.model import AddOptions
+        from sigilforge.pending import Pending
+
+        options = options or AddOptions()
+        conn = _connect(self._timeout)
+        try:
+            token = "cli_" + os.urandom(8).hex()
+            path = request_path(conn.unique_name, token)
+            rule = MatchRule(
+                type="signal", interface=REQUEST_INTERFACE, member="Response", path=path
+            )
+            _unwrap(conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=self._timeout))
+            queue = conn.filter(rule, bufsize=4)
+            wire = options_to_wire(options, token)
+            handle, prompt = _call(
+                conn, "AddAccount", "ssa{sv}", (service, account, wire), self._timeout
+            )
+        except BaseException:
+            conn.close()
+            raise
+        if handle != path:
+            conn.close()
+            raise SigilforgeError("the broker answered with an unexpected request handle")
+
+        def cancel() -> None:
+            cancel_msg = new_method_call(
+                DBusAddress(handle, bus_name=BUS_NAME, interface=REQUEST_INTERFACE), "Cancel"
+            )
+            # The daemon may be gone already; then the flow is gone with it.
+            with contextlib.suppress(OSError):
+                conn.send(cancel_msg)
+
+        pending: Pending[Account] = Pending(
+            {k: str(v[1]) for k, v in prompt.items()}, on_cancel=cancel
+        )
+        wait = (options.timeout or _FLOW_WAIT) + self._timeout
+
+        def watch() -> None:
+            try:
+                msg = conn.recv_until_filtered(queue.queue, timeout=wait)
+                _settle(pending, *msg.body)
+            except TimeoutError:
+                pending.set_exception(Timeout("no answer from the broker about the flow"))
+            except OSError:
+                pending.set_exception(Unreachable("lost the session bus during the flow"))
+            except Exception:
+                # Whoever waits on the Pending must hear something, whatever went wrong.
+                pending.set_exception(SigilforgeError("unreadable answer about the flow"))
+            finally:
+                queue.close()
+                conn.close()
+
+        threading.Thread(target=watch, name="sigilforge-add-account", daemon=True).start()
+        return pending
+
+
+def _settle(pending: Pending[Account], code: int, results: Mapping[str, Any]) -> None:
+    from sigilforge.model import Account, AccountKind
+
+    values = {k: v[1] for k, v in results.items()}
+    if code == 0:
+        pending.set_result(
+            Account(
+                str(values["service"]),
+                str(values["account"]),
+                AccountKind(values.get("kind", AccountKind.API_KEY.value)),
+            )
+        )
+        return
+    error = error_from_reply(str(values.get("error", "")), str(values.get("message", "")))
+    if code == 1 and error.code == "Failed":
+        error = error_for_code("Cancelled")(str(values.get("message", "cancelled")))
+    pending.set_exception(error)

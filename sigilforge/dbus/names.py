@@ -1,0 +1,44 @@
+"""Every name the D-Bus API is known by, in one place. The version is in each of them."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "BUS_NAME",
+    "ERROR_PREFIX",
+    "INTERFACE",
+    "INVALID_ARGS",
+    "OBJECT_PATH",
+    "REQUEST_INTERFACE",
+    "REQUEST_ROOT",
+    "request_path",
+]
+
+BUS_NAME = "org.sigilforge.Broker1"
+INTERFACE = "org.sigilforge.Broker1"
+OBJECT_PATH = "/org/sigilforge/Broker1"
+ERROR_PREFIX = "org.sigilforge.Broker1.Error."
+# The one standard error we use: freedesktop clients already know what it means.
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+
+# AddAccount hands back a Request object here (the xdg-desktop-portal pattern).
+REQUEST_INTERFACE = "org.sigilforge.Broker1.Request"
+REQUEST_ROOT = "/org/sigilforge/Broker1/request"
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def sender_part(unique_name: str) -> str:
+    """``:1.42`` -> ``1_42``: a unique bus name as one object path element."""
+    return unique_name.lstrip(":").replace(".", "_")
+
+
+def valid_handle_token(token: str) -> bool:
+    return bool(_TOKEN_RE.fullmatch(token))
+
+
+def request_path(unique_name: str, handle_token: str) -> str:
+    """Where the Request object of a caller's AddAccount lives. A caller that picks the
+    token can subscribe to ``Response`` on this path before it calls."""
+    return f"{REQUEST_ROOT}/{sender_part(unique_name)}/{handle_token}"

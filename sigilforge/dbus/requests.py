@@ -1,0 +1,237 @@
+"""AddAccount's Request objects: the xdg-desktop-portal Request pattern.
+
+AddAccount replies at once with a handle; the flow's end is ``Response(u code, a{sv}
+results)`` on that handle (0 success, 1 cancelled, 2 failed), after which the object
+goes away. Only the caller may ``Cancel()``, and a caller that leaves the bus cancels
+its flows: nobody would be there to finish a browser sign-in for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import enum
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+from dbus_fast import DBusError, Message, MessageType, Variant
+from dbus_fast import introspection as intr
+from dbus_fast.annotations import DBusSignature
+from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
+
+from sigilforge.dbus.errors import describe_unexpected, reply_for
+from sigilforge.dbus.names import REQUEST_INTERFACE, REQUEST_ROOT, request_path, valid_handle_token
+from sigilforge.errors import AccessDenied, Cancelled, InvalidArgument, SigilforgeError
+from sigilforge.model import Account
+from sigilforge.pending import Pending
+
+if TYPE_CHECKING:
+    from dbus_fast.aio import MessageBus
+
+# A method without out-arguments (a bare "None" would read as a missing signature).
+NoReply = Annotated[None, DBusSignature("")]
+
+__all__ = ["CALLER", "Requests", "ResponseCode"]
+
+log = logging.getLogger(__name__)
+
+# The unique name of the caller whose message is being dispatched. The message hook sets
+# it just before dbus-fast runs the method (a task copies the context when created), so
+# every call sees its own caller.
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("sigilforge_caller", default="")
+
+_BUS = "org.freedesktop.DBus"
+
+
+class ResponseCode(enum.IntEnum):
+    SUCCESS = 0
+    CANCELLED = 1
+    FAILED = 2
+
+
+class _Toucher(Protocol):
+    def touch(self) -> None: ...
+
+
+class RequestObject(ServiceInterface):
+    def __init__(self, requests: Requests, path: str) -> None:
+        super().__init__(REQUEST_INTERFACE)
+        self._requests = requests
+        self._path = path
+
+    def introspect(self) -> intr.Interface:
+        interface = super().introspect()
+        for signal in interface.signals:
+            for arg, name in zip(signal.args, ("response", "results"), strict=True):
+                arg.name = name
+        return interface
+
+    @dbus_method(name="Cancel")
+    def cancel(self) -> NoReply:
+        self._requests.cancel(self._path, CALLER.get())
+
+    @dbus_signal(name="Response")
+    def response(
+        self, code: int, results: dict[str, Variant]
+    ) -> Annotated[list[Any], DBusSignature("ua{sv}")]:
+        return [code, results]
+
+
+@dataclass
+class _Request:
+    caller: str
+    obj: RequestObject | None = None
+    pending: Pending[Account] | None = None
+
+
+class Requests:
+    def __init__(self, bus: MessageBus, activity: _Toucher) -> None:
+        self._bus = bus
+        self._activity = activity
+        self._loop = asyncio.get_running_loop()
+        self._open: dict[str, _Request] = {}
+        self._watched: set[str] = set()
+        self._counter = itertools.count(1)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def owns(self, path: str | None) -> bool:
+        return path is not None and path.startswith(REQUEST_ROOT + "/")
+
+    def reserve(self, caller: str, handle_token: str | None) -> str:
+        """Claim the handle path before the flow starts, so two calls cannot share it."""
+        sender = caller or "unknown"  # a peer-to-peer caller has no bus name
+        if handle_token is None:
+            # A caller may have picked a token that looks like ours: skip past it.
+            path = request_path(sender, f"sigilforge{next(self._counter)}")
+            while path in self._open:
+                path = request_path(sender, f"sigilforge{next(self._counter)}")
+        elif not valid_handle_token(handle_token):
+            raise InvalidArgument("handle_token must be 1-64 of A-Z, a-z, 0-9 and _")
+        else:
+            path = request_path(sender, handle_token)
+            if path in self._open:
+                raise InvalidArgument("handle_token is in use by another request of yours")
+        self._open[path] = _Request(caller)
+        return path
+
+    def release(self, path: str) -> None:
+        self._open.pop(path, None)
+
+    async def open(self, path: str, caller: str, pending: Pending[Account]) -> None:
+        request = self._open[path]
+        request.pending = pending
+        request.obj = RequestObject(self, path)
+        self._bus.export(path, request.obj)
+        if caller and caller not in self._watched:
+            self._watched.add(caller)
+            await self._call_bus("AddMatch", _owner_rule(caller))
+            # It may have left before the rule was in place.
+            reply = await self._call_bus("NameHasOwner", caller)
+            if reply is not None and reply.body == [False]:
+                self._caller_left(caller)
+
+    def arm(self, path: str) -> None:
+        """Start reporting: from here on the end of the flow becomes a Response."""
+        request = self._open.get(path)
+        if request is None or request.pending is None:
+            return
+        pending = request.pending
+        loop = self._loop
+
+        def report(done: Pending[Account]) -> None:
+            # Flows end in worker threads; the Response goes out on the loop.
+            loop.call_soon_threadsafe(self._finish, path, done)
+
+        pending.add_done_callback(report)
+
+    def cancel(self, path: str, caller: str) -> None:
+        request = self._open.get(path)
+        if request is None or request.pending is None:
+            return
+        if caller != request.caller:
+            raise _access_denied()
+        request.pending.cancel()
+
+    def cancel_all(self) -> None:
+        for request in list(self._open.values()):
+            if request.pending is not None:
+                request.pending.cancel()
+
+    def on_message(self, msg: Message) -> None:
+        if (
+            msg.message_type is MessageType.SIGNAL
+            and msg.member == "NameOwnerChanged"
+            and msg.sender == _BUS
+            and len(msg.body) == 3
+            and msg.body[0] in self._watched
+            and not msg.body[2]
+        ):
+            self._caller_left(msg.body[0])
+
+    def _caller_left(self, caller: str) -> None:
+        for request in list(self._open.values()):
+            if request.caller == caller and request.pending is not None:
+                log.info("caller %s left the bus; cancelling its add-account flow", caller)
+                request.pending.cancel()
+
+    def _finish(self, path: str, pending: Pending[Account]) -> None:
+        request = self._open.pop(path, None)
+        if request is None or request.obj is None:
+            return
+        self._activity.touch()
+        code, results = _response(pending)
+        request.obj.response(code, results)
+        self._bus.unexport(path, request.obj)
+        caller = request.caller
+        if caller in self._watched and all(r.caller != caller for r in self._open.values()):
+            self._watched.discard(caller)
+            self._loop.create_task(self._call_bus("RemoveMatch", _owner_rule(caller)))
+
+    async def _call_bus(self, member: str, arg: str) -> Message | None:
+        msg = Message(
+            destination=_BUS,
+            path="/org/freedesktop/DBus",
+            interface=_BUS,
+            member=member,
+            signature="s",
+            body=[arg],
+        )
+        try:
+            return await asyncio.wait_for(self._bus.call(msg), timeout=5)
+        except (TimeoutError, OSError) as exc:
+            log.warning("bus call %s failed: %s", member, type(exc).__name__)
+            return None
+
+
+def _response(pending: Pending[Account]) -> tuple[int, dict[str, Variant]]:
+    exc = pending.exception()
+    if exc is None:
+        acc = pending.result(0)
+        return ResponseCode.SUCCESS, {
+            "service": Variant("s", acc.service),
+            "account": Variant("s", acc.account),
+            "kind": Variant("s", acc.kind.value),
+        }
+    name, message = reply_for(exc)
+    if isinstance(exc, Cancelled):
+        code = ResponseCode.CANCELLED
+    else:
+        if not isinstance(exc, SigilforgeError):
+            log.error("add-account flow failed unexpectedly: %s", describe_unexpected(exc))
+        code = ResponseCode.FAILED
+    return code, {"error": Variant("s", name), "message": Variant("s", message)}
+
+
+def _owner_rule(name: str) -> str:
+    return (
+        f"type='signal',sender='{_BUS}',interface='{_BUS}',member='NameOwnerChanged',arg0='{name}'"
+    )
+
+
+def _access_denied() -> DBusError:
+    name, message = reply_for(AccessDenied("only the caller that started a flow may cancel it"))
+    return DBusError(name, message)

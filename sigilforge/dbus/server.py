@@ -1,0 +1,119 @@
+"""Serve ``org.sigilforge.Broker1`` on the session bus until stopped or idle.
+
+Order matters at start: the object is exported before the name is requested, so a call
+the bus queued for us during activation finds it; the broker (and with it the store) is
+opened only once the name is ours, so a daemon that loses the race touches nothing.
+At the end the name is released first, so a call that comes while we wind down starts
+a fresh daemon instead of reaching one that is leaving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from dbus_fast import BusType
+from dbus_fast.aio import MessageBus
+from dbus_fast.constants import NameFlag, RequestNameReply
+
+from sigilforge.dbus.names import BUS_NAME
+from sigilforge.dbus.service import BrokerInterface
+
+if TYPE_CHECKING:
+    from sigilforge.broker import Broker
+
+__all__ = ["Outcome", "serve"]
+
+log = logging.getLogger(__name__)
+
+_BUS_TIMEOUT = 10.0
+_DRAIN_TIMEOUT = 5.0
+# Enough threads for a slow provider not to hold up Secret Service reads, few enough
+# to keep an idle daemon small.
+_WORKERS = 4
+
+
+class Outcome(enum.Enum):
+    IDLE = "idle"
+    STOPPED = "stopped"
+    NAME_TAKEN = "name-taken"
+    DISCONNECTED = "disconnected"
+
+
+async def serve(
+    open_broker: Callable[[], Broker],
+    *,
+    stop: asyncio.Event,
+    idle_timeout: float | None = None,
+) -> Outcome:
+    """``idle_timeout``: seconds without calls before exiting; None takes the broker
+    config's ``idle_timeout_secs``; 0 never exits on its own."""
+    bus = await asyncio.wait_for(
+        MessageBus(bus_type=BusType.SESSION, negotiate_unix_fd=False).connect(), _BUS_TIMEOUT
+    )
+    executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sigilforge")
+    interface = BrokerInterface(executor)
+    interface.install(bus)
+    broker: Broker | None = None
+    try:
+        reply = await asyncio.wait_for(
+            bus.request_name(BUS_NAME, NameFlag.DO_NOT_QUEUE), _BUS_TIMEOUT
+        )
+        if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
+            log.info("another broker owns %s; leaving it be", BUS_NAME)
+            return Outcome.NAME_TAKEN
+        broker = open_broker()
+        interface.attach(broker)
+        timeout = broker.config.idle_timeout_secs if idle_timeout is None else idle_timeout
+        log.info("serving %s (idle timeout %s)", BUS_NAME, f"{timeout:g}s" if timeout else "off")
+        outcome = await _run_until_done(bus, interface, stop, timeout)
+        log.info("stopping: %s", outcome.value)
+        await _wind_down(bus, interface)
+        return outcome
+    finally:
+        interface.detach()
+        bus.disconnect()
+        executor.shutdown(wait=False, cancel_futures=True)
+        if broker is not None:
+            broker.close()
+
+
+async def _run_until_done(
+    bus: MessageBus, interface: BrokerInterface, stop: asyncio.Event, timeout: float
+) -> Outcome:
+    stopped = asyncio.ensure_future(stop.wait())
+    gone = asyncio.ensure_future(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
+    try:
+        while True:
+            wait: float | None = None
+            if timeout > 0:
+                remaining = timeout - interface.activity.idle_for()
+                if remaining <= 0 and interface.open_requests == 0:
+                    return Outcome.IDLE
+                # A flow in progress keeps us up; look again shortly.
+                wait = max(remaining, 0.5)
+            done, _ = await asyncio.wait(
+                {stopped, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stopped in done:
+                return Outcome.STOPPED
+            if gone in done:
+                return Outcome.DISCONNECTED
+    finally:
+        for task in (stopped, gone):
+            task.cancel()
+
+
+async def _wind_down(bus: MessageBus, interface: BrokerInterface) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(bus.release_name(BUS_NAME), _BUS_TIMEOUT)
+    # Calls that reached us before the release still get their answer.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _DRAIN_TIMEOUT
+    while interface.activity.running and loop.time() < deadline:
+        await asyncio.sleep(0.02)

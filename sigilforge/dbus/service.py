@@ -1,0 +1,311 @@
+"""``org.sigilforge.Broker1``: a thin dbus-fast adapter over ``Broker``.
+
+The broker is synchronous; its calls run in a thread pool so one slow Secret Service
+or provider never stalls the bus. The exception is a ``GetToken`` that memory can answer:
+it is answered straight from the message hook on the event loop, without a task or a
+thread hop, which is what keeps a cached token as cheap as an echo.
+
+The message hook also does what dbus-fast's dispatch cannot: it turns a call with the
+wrong argument types into ``InvalidArgs`` (dbus-fast would say ``UnknownMethod``),
+remembers who is calling (for AddAccount's request path), and notes activity for the
+idle timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from dbus_fast import DBusError, Message, MessageType, Variant
+from dbus_fast import introspection as intr
+from dbus_fast.annotations import DBusSignature, DBusStr
+from dbus_fast.constants import PropertyAccess
+from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
+
+from sigilforge._version import __version__
+from sigilforge.dbus.errors import describe_unexpected, reply_for
+from sigilforge.dbus.names import INTERFACE, INVALID_ARGS, OBJECT_PATH
+from sigilforge.dbus.options import parse_add_options
+from sigilforge.dbus.requests import CALLER, Requests
+from sigilforge.dbus.wire import account_to_wire
+from sigilforge.errors import SigilforgeError
+from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
+
+if TYPE_CHECKING:
+    from dbus_fast.aio import MessageBus
+
+    from sigilforge.broker import Broker
+
+# A method without out-arguments (a bare "None" would read as a missing signature).
+NoReply = Annotated[None, DBusSignature("")]
+
+__all__ = ["METHOD_SIGNATURES", "Activity", "BrokerInterface"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# In-signatures of our methods: a call with the right name and other types is a caller's
+# type error, answered with InvalidArgs rather than dbus-fast's UnknownMethod.
+METHOD_SIGNATURES = {
+    "GetToken": "ss",
+    "RefreshToken": "ss",
+    "ListAccounts": "",
+    "AddAccount": "ssa{sv}",
+    "RemoveAccount": "ss",
+    "Resolve": "s",
+}
+
+# dbus-fast names in-arguments after the Python parameters but leaves out-arguments and
+# signal arguments unnamed; the names below are the ones in the shipped interface XML,
+# so busctl and d-feet show what each value is.
+_OUT_ARG_NAMES = {
+    "GetToken": ("token", "expires_at"),
+    "RefreshToken": ("token", "expires_at"),
+    "ListAccounts": ("accounts",),
+    "AddAccount": ("handle", "prompt"),
+    "Resolve": ("value",),
+}
+_SIGNAL_ARG_NAMES = {
+    "TokenRefreshed": ("service", "account", "expires_at"),
+    "AccountAdded": ("service", "account"),
+    "AccountRemoved": ("service", "account"),
+    "ReauthRequired": ("service", "account", "reason"),
+}
+_CONST = {"org.freedesktop.DBus.Property.EmitsChangedSignal": "const"}
+
+TokenReply = Annotated[list[Any], DBusSignature("sx")]
+
+
+class Activity:
+    """When the last call came and how many are still running, for the idle timer."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.running = 0
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self.running else time.monotonic() - self.last
+
+
+class BrokerInterface(ServiceInterface):
+    """Export it, call ``install`` with the bus, then ``attach`` the broker once the bus
+    name is ours (calls that come in between wait for it)."""
+
+    def __init__(self, executor: Executor) -> None:
+        super().__init__(INTERFACE)
+        self._executor = executor
+        self._broker: Broker | None = None
+        self._ready = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._requests: Requests | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.activity = Activity()
+
+    def introspect(self) -> intr.Interface:
+        interface = super().introspect()
+        for method in interface.methods:
+            for arg, name in zip(method.out_args, _OUT_ARG_NAMES.get(method.name, ()), strict=True):
+                arg.name = name
+        for signal in interface.signals:
+            for arg, name in zip(signal.args, _SIGNAL_ARG_NAMES[signal.name], strict=True):
+                arg.name = name
+        for prop in interface.properties:
+            prop.annotations.update(_CONST)  # Version never changes while we run
+        return interface
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def install(self, bus: MessageBus) -> None:
+        bus.export(OBJECT_PATH, self)
+        self._requests = Requests(bus, self.activity)
+        bus.add_message_handler(self._hook)
+
+    def attach(self, broker: Broker) -> None:
+        self._broker = broker
+        self._unsubscribe = broker.subscribe(self._on_event)
+        self._ready.set()
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._requests is not None:
+            self._requests.cancel_all()
+
+    @property
+    def open_requests(self) -> int:
+        return 0 if self._requests is None else len(self._requests)
+
+    def _hook(self, msg: Message) -> Message | bool | None:
+        if msg.message_type is not MessageType.METHOD_CALL:
+            if self._requests is not None:
+                self._requests.on_message(msg)
+            return None
+        if msg.path != OBJECT_PATH:
+            if self._requests is not None and self._requests.owns(msg.path):
+                self.activity.touch()
+                CALLER.set(msg.sender or "")
+            return None
+        self.activity.touch()
+        if msg.interface not in (INTERFACE, None):
+            return None
+        expected = METHOD_SIGNATURES.get(msg.member or "")
+        if expected is None:
+            return None
+        if msg.signature != expected:
+            return Message.new_error(
+                msg,
+                INVALID_ARGS,
+                f"{msg.member} takes ({expected}), not ({msg.signature})",
+            )
+        if msg.member == "GetToken" and self._broker is not None:
+            try:
+                cached = self._broker.cached_token(msg.body[0], msg.body[1])
+            except Exception:
+                # The full path below will hit the same problem and report it properly.
+                cached = None
+            if cached is not None:
+                return Message.new_method_return(msg, "sx", [cached.token, cached.expires_at or 0])
+        CALLER.set(msg.sender or "")
+        return None
+
+    # -- calling the broker --------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[Broker], T]) -> T:
+        """``fn(broker)`` in the pool; any failure becomes a named error reply."""
+        self.activity.running += 1
+        try:
+            if self._broker is None:
+                await asyncio.wait_for(self._ready.wait(), timeout=30)
+            assert self._broker is not None
+            return await self._loop.run_in_executor(
+                self._executor, functools.partial(fn, self._broker)
+            )
+        except Exception as exc:
+            raise _as_dbus_error(exc) from None
+        finally:
+            self.activity.running -= 1
+            self.activity.touch()
+
+    # -- methods -------------------------------------------------------------------------
+
+    @dbus_method(name="GetToken")
+    async def get_token(self, service: DBusStr, account: DBusStr) -> TokenReply:
+        # Reached only on a cache miss: the hook answers hits without a task.
+        token = await self._run(lambda b: b.get_token(service, account))
+        return [token.token, token.expires_at or 0]
+
+    @dbus_method(name="RefreshToken")
+    async def refresh_token(self, service: DBusStr, account: DBusStr) -> TokenReply:
+        token = await self._run(lambda b: b.refresh_token(service, account))
+        return [token.token, token.expires_at or 0]
+
+    @dbus_method(name="ListAccounts")
+    async def list_accounts(self) -> Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]:
+        accounts = await self._run(lambda b: b.list_accounts())
+        return [
+            {name: Variant(sig, value) for name, (sig, value) in account_to_wire(a).items()}
+            for a in accounts
+        ]
+
+    @dbus_method(name="AddAccount")
+    async def add_account(
+        self,
+        service: DBusStr,
+        account: DBusStr,
+        options: Annotated[dict[str, Variant], DBusSignature("a{sv}")],
+    ) -> Annotated[list[Any], DBusSignature("oa{sv}")]:
+        caller = CALLER.get()
+        assert self._requests is not None
+        requests = self._requests
+        try:
+            parsed = parse_add_options({k: (v.signature, v.value) for k, v in options.items()})
+            path = requests.reserve(caller, parsed.handle_token)
+        except SigilforgeError as exc:
+            raise _as_dbus_error(exc) from None
+        try:
+            pending = await self._run(lambda b: b.add_account(service, account, parsed.options))
+        except BaseException:
+            requests.release(path)
+            raise
+        await requests.open(path, caller, pending)
+        task = asyncio.current_task()
+        # The Response may only follow the reply carrying the handle: dbus-fast sends the
+        # reply from a done-callback registered before ours, so ours runs after it.
+        assert task is not None
+        task.add_done_callback(lambda _t: requests.arm(path))
+        prompt = {k: Variant("s", v) for k, v in pending.prompt.items()}
+        return [path, prompt]
+
+    @dbus_method(name="RemoveAccount")
+    async def remove_account(self, service: DBusStr, account: DBusStr) -> NoReply:
+        removal = await self._run(lambda b: b.remove_account(service, account))
+        if removal.note:
+            log.info("removed %s/%s: %s", service, account, removal.note)
+
+    @dbus_method(name="Resolve")
+    async def resolve(self, reference: DBusStr) -> DBusStr:
+        return await self._run(lambda b: b.resolve(reference))
+
+    @dbus_property(name="Version", access=PropertyAccess.READ)
+    def version(self) -> DBusStr:
+        return __version__
+
+    # -- signals -------------------------------------------------------------------------
+
+    @dbus_signal(name="TokenRefreshed")
+    def token_refreshed(
+        self, service: str, account: str, expires_at: int
+    ) -> Annotated[list[Any], DBusSignature("ssx")]:
+        return [service, account, expires_at]
+
+    @dbus_signal(name="AccountAdded")
+    def account_added(
+        self, service: str, account: str
+    ) -> Annotated[list[str], DBusSignature("ss")]:
+        return [service, account]
+
+    @dbus_signal(name="AccountRemoved")
+    def account_removed(
+        self, service: str, account: str
+    ) -> Annotated[list[str], DBusSignature("ss")]:
+        return [service, account]
+
+    @dbus_signal(name="ReauthRequired")
+    def reauth_required(
+        self, service: str, account: str, reason: str
+    ) -> Annotated[list[str], DBusSignature("sss")]:
+        return [service, account, reason]
+
+    def _on_event(self, event: Event) -> None:
+        # Broker events fire in whichever thread did the work; signals go out on the loop.
+        self._loop.call_soon_threadsafe(self._emit, event)
+
+    def _emit(self, event: Event) -> None:
+        match event:
+            case TokenRefreshed(service, account, expires_at):
+                self.token_refreshed(service, account, expires_at)
+            case AccountAdded(service, account):
+                self.account_added(service, account)
+            case AccountRemoved(service, account):
+                self.account_removed(service, account)
+            case ReauthNeeded(service, account, reason):
+                self.reauth_required(service, account, reason)
+
+
+def _as_dbus_error(exc: BaseException) -> DBusError:
+    name, message = reply_for(exc)
+    if isinstance(exc, SigilforgeError):
+        log.info("call failed: %s", name.rsplit(".", 1)[-1])
+    else:
+        # Where it happened stays here, in the daemon's log; the caller gets a fixed text.
+        log.error("unexpected error in a call: %s", describe_unexpected(exc))
+    return DBusError(name, message)

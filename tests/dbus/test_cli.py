@@ -1,0 +1,99 @@
+"""The CLI asks the daemon, and runs the broker itself (saying so once) when it cannot."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker_rig import BrokerRig
+
+NOTICE = "no broker daemon reachable"
+
+
+@pytest.fixture
+def bare_rig(tmp_path: Path) -> BrokerRig:
+    """A session with a keyring but no way to start the broker."""
+    with BrokerRig(tmp_path / "bare", activation=False) as rig:
+        yield rig  # type: ignore[misc]
+
+
+def test_get_token_goes_over_the_bus_and_prints_only_the_token(broker_rig: BrokerRig) -> None:
+    broker_rig.add_api_key("openai", "work", "sk-over-the-bus")
+    assert broker_rig.owner_pid() is None
+
+    done = broker_rig.cli("get-token", "openai", "work")
+
+    assert (done.returncode, done.stdout, done.stderr) == (0, "sk-over-the-bus\n", "")
+    assert broker_rig.owner_pid() is not None
+
+
+def test_errors_over_the_bus_have_the_in_process_exit_codes(broker_rig: BrokerRig) -> None:
+    for args, code in (
+        (("get-token", "openai", "nobody"), 3),
+        (("get-token", "Bad Name", "x"), 2),
+        (("resolve", "auth://openai"), 2),
+        (("remove-account", "openai", "nobody"), 3),
+    ):
+        over_bus = broker_rig.cli(*args)
+        in_process = broker_rig.cli("--no-daemon", *args)
+        assert over_bus.returncode == in_process.returncode == code, args
+        assert over_bus.stderr == in_process.stderr, args
+
+
+def test_list_and_remove_over_the_bus(broker_rig: BrokerRig) -> None:
+    broker_rig.add_api_key("openai", "work", "sk-1")
+    listed = broker_rig.cli("list-accounts", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"service": "openai"' in listed.stdout
+    assert NOTICE not in listed.stderr
+    assert broker_rig.cli("remove-account", "openai", "work").returncode == 0
+    assert broker_rig.cli("--no-daemon", "list-accounts", "--json").stdout.strip() == "[]"
+
+
+def test_without_a_daemon_the_cli_runs_in_process_and_says_so_once(bare_rig: BrokerRig) -> None:
+    bare_rig.add_api_key("openai", "work", "sk-local")
+
+    for args in (("get-token", "openai", "work"), ("list-accounts",)):
+        done = bare_rig.cli(*args)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.count(NOTICE) == 1, done.stderr
+    assert bare_rig.cli("get-token", "openai", "work").stdout == "sk-local\n"
+
+
+def test_no_daemon_flag_stays_in_process_silently(broker_rig: BrokerRig) -> None:
+    broker_rig.add_api_key("openai", "work", "sk-local")
+    done = broker_rig.cli("--no-daemon", "get-token", "openai", "work")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "sk-local\n", "")
+    assert broker_rig.owner_pid() is None
+
+
+def test_without_any_session_bus_the_cli_says_so_and_carries_on(tmp_path: Path) -> None:
+    with BrokerRig(tmp_path / "nobus", keyring=False, activation=False) as rig:
+        rig.bus.stop()
+        done = rig.cli("get-token", "openai", "work")
+    assert done.stderr.count(NOTICE) == 1, done.stderr
+    assert done.returncode == 3, done.stderr
+    assert "no account openai/work" in done.stderr
+
+
+def test_get_token_over_the_bus_imports_neither_click_nor_the_broker(
+    broker_rig: BrokerRig,
+) -> None:
+    # What keeps `sigilforge get-token` near a bare jeepney call (timed in bench/).
+    broker_rig.add_api_key("openai", "work", "sk-lean")
+    done = broker_rig.run(
+        sys.executable, "-X", "importtime", "-m", "sigilforge", "get-token", "openai", "work"
+    )
+    assert done.stdout == "sk-lean\n"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "jeepney" in imported
+    assert not {"click", "sigilforge.broker", "sigilforge.store", "asyncio"} & imported
+
+
+def test_every_public_name_still_imports_from_the_package() -> None:
+    import sigilforge
+
+    for name in sigilforge.__all__:
+        assert getattr(sigilforge, name) is not None, name

@@ -1,0 +1,95 @@
+"""Files land where freedesktop and systemd look, and they start the daemon."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sigilforge.dbus.activation import DBUS_SERVICE_TEMPLATE, SYSTEMD_UNIT_TEMPLATE
+from tests.support.broker_rig import BrokerRig, cli_command
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_shipped_templates_are_the_ones_service_install_writes() -> None:
+    services = ROOT / "data" / "dbus-1" / "services" / "org.sigilforge.Broker1.service.in"
+    unit = ROOT / "data" / "systemd" / "sigilforge.service.in"
+    assert services.read_text() == DBUS_SERVICE_TEMPLATE
+    assert unit.read_text() == SYSTEMD_UNIT_TEMPLATE
+    assert "SystemdService=sigilforge.service" in DBUS_SERVICE_TEMPLATE
+    assert "Type=dbus" in SYSTEMD_UNIT_TEMPLATE
+    assert "BusName=org.sigilforge.Broker1" in SYSTEMD_UNIT_TEMPLATE
+
+
+@pytest.mark.skipif(shutil.which("meson") is None, reason="meson is not installed")
+def test_meson_install_puts_every_file_in_its_place(tmp_path: Path) -> None:
+    build, dest = tmp_path / "build", tmp_path / "dest"
+    setup = subprocess.run(
+        ["meson", "setup", str(build), str(ROOT), "--prefix=/usr"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    install = subprocess.run(
+        ["meson", "install", "-C", str(build), "--destdir", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+
+    usr = dest / "usr"
+    activation = usr / "share/dbus-1/services/org.sigilforge.Broker1.service"
+    assert "Exec=/usr/bin/sigilforge-daemon\n" in activation.read_text()
+    assert "SystemdService=sigilforge.service\n" in activation.read_text()
+    interface = usr / "share/dbus-1/interfaces/org.sigilforge.Broker1.xml"
+    assert (
+        interface.read_text()
+        == (ROOT / "data/dbus-1/interfaces/org.sigilforge.Broker1.xml").read_text()
+    )
+    units = list(usr.glob("lib/systemd/user/sigilforge.service"))
+    assert len(units) == 1
+    assert "ExecStart=/usr/bin/sigilforge-daemon\n" in units[0].read_text()
+    for launcher in ("sigilforge", "sigilforge-daemon"):
+        path = usr / "bin" / launcher
+        assert path.stat().st_mode & 0o111
+        assert path.read_text().startswith("#!/")
+    packages = list(usr.glob("lib/python3*/*-packages/sigilforge"))
+    assert len(packages) == 1
+    installed = {p.relative_to(packages[0]).as_posix() for p in packages[0].rglob("*.py")}
+    shipped = {
+        p.relative_to(ROOT / "sigilforge").as_posix() for p in (ROOT / "sigilforge").rglob("*.py")
+    }
+    assert installed == shipped
+
+
+def test_service_install_user_files_activate_the_daemon(tmp_path: Path) -> None:
+    # A bus that reads the per-user service dir, as a desktop session bus does.
+    with BrokerRig(tmp_path / "user", activation=False, standard_dirs=True) as rig:
+        rig.add_api_key("openai", "work", "sk-installed")
+        done = rig.cli("service", "install", "--user")
+        assert done.returncode == 0, done.stderr
+
+        data = Path(rig.env["XDG_DATA_HOME"])
+        config = Path(rig.env["XDG_CONFIG_HOME"])
+        activation = data / "dbus-1/services/org.sigilforge.Broker1.service"
+        unit = config / "systemd/user/sigilforge.service"
+        daemon = Path(cli_command()[0]).parent / "sigilforge-daemon"
+        assert f"Exec={daemon}\n" in activation.read_text()
+        assert f"ExecStart={daemon}\n" in unit.read_text()
+
+        rig.bus.reload()
+        got = rig.busctl_call("GetToken", "ss", "openai", "work")
+        assert got.returncode == 0, got.stderr
+        assert got.stdout.strip() == 'sx "sk-installed" 0'
+
+        done = rig.cli("service", "uninstall")
+        assert done.returncode == 0, done.stderr
+        assert not activation.exists()
+        assert not unit.exists()
