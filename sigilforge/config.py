@@ -15,7 +15,6 @@ All keys are optional and top-level::
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -57,11 +56,18 @@ class Config:
     def load(cls, path: Path) -> Config:
         """Read ``path``; a missing file means the defaults."""
         try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
+            raw = path.read_bytes()
         except FileNotFoundError:
             return cls()
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except OSError as exc:
+            raise InvalidArgument(f"{path.name}: {exc.strerror}") from None
+        # Imported only when there is a file: most users have none, and every activation
+        # of the daemon would pay for the parser.
+        import tomllib
+
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise InvalidArgument(f"{path.name}: {exc}") from None
         return cls.from_mapping(data, source=path.name)
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from sigilforge.errors import StoreUnavailable
-from sigilforge.store.base import SecretKey, SecretKind, SecretStore
+from sigilforge.store.base import SecretKey, SecretStore
 
 __all__ = ["open_store"]
 
 log = logging.getLogger(__name__)
 
-# A key that never holds anything: reading it tells whether the store answers at all.
-_PROBE = SecretKey("sigilforge", "probe", SecretKind.CLIENT_SECRET)
+T = TypeVar("T")
 
 
 def open_store(choice: str = "auto") -> SecretStore:
@@ -30,7 +31,9 @@ def open_store(choice: str = "auto") -> SecretStore:
 
 
 class _AutoStore:
-    """Secret Service first; decided on first use, so opening costs nothing."""
+    """Secret Service first, decided by the first call that reaches it: a fallback is
+    chosen only when that call finds no Secret Service at all (never when it is locked),
+    and once chosen the store never changes for the life of the process."""
 
     name = "auto"
 
@@ -40,37 +43,39 @@ class _AutoStore:
         self._primary = SecretServiceStore()
         self._chosen: SecretStore | None = None
 
-    def _store(self) -> SecretStore:
+    def _do(self, op: Callable[[SecretStore], T]) -> T:
         if self._chosen is not None:
-            return self._chosen
+            return op(self._chosen)
         try:
-            self._primary.get(_PROBE)
-            self._chosen = self._primary
+            result = op(self._primary)
         except StoreUnavailable as primary_error:
             from sigilforge.store.keyring import KeyringStore
 
             try:
-                self._chosen = KeyringStore(_non_secret_service_backend())
+                fallback = KeyringStore(_non_secret_service_backend())
             except StoreUnavailable:
                 raise primary_error from None
-            log.info("no Secret Service; using keyring backend %s", self._chosen.name)
-        return self._chosen
+            log.info("no Secret Service; using keyring backend %s", type(fallback).__name__)
+            self._chosen = fallback
+            return op(fallback)
+        self._chosen = self._primary
+        return result
 
     @property
     def active(self) -> SecretStore | None:
         return self._chosen
 
     def get(self, key: SecretKey) -> str | None:
-        return self._store().get(key)
+        return self._do(lambda store: store.get(key))
 
     def set(self, key: SecretKey, value: str) -> None:
-        self._store().set(key, value)
+        self._do(lambda store: store.set(key, value))
 
     def delete(self, key: SecretKey) -> bool:
-        return self._store().delete(key)
+        return self._do(lambda store: store.delete(key))
 
     def close(self) -> None:
-        if self._chosen is not None:
+        if self._chosen is not None and self._chosen is not self._primary:
             self._chosen.close()
         self._primary.close()
 
