@@ -54,15 +54,7 @@ def test_api_key_from_stdin_then_get_token_and_resolve(run_cli: RunCli, home: Ho
     resolved = run_cli("resolve", "auth://openai/work/api_key")
     assert (resolved.returncode, resolved.stdout) == (0, KEY + "\n")
 
-    found = subprocess.run(
-        ["secret-tool", "search", "xdg:schema", "org.sigilforge.Token1"],
-        env=home.env,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    )
-    assert KEY in found.stdout + found.stderr
+    assert KEY in _keyring_search(home.env)
 
     assert MARKER not in home.accounts_file.read_text()
     assert stat.S_IMODE(home.accounts_file.stat().st_mode) == 0o600
@@ -85,15 +77,7 @@ def test_remove_account_deletes_the_secret(run_cli: RunCli, home: Home) -> None:
     assert removed.returncode == 0, removed.stderr
     gone = run_cli("get-token", "openai", "work")
     assert gone.returncode == 3
-    found = subprocess.run(
-        ["secret-tool", "search", "xdg:schema", "org.sigilforge.Token1"],
-        env=home.env,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-    assert KEY not in found.stdout + found.stderr
+    assert KEY not in _keyring_search(home.env)
 
 
 def test_each_error_kind_has_its_own_exit_code(run_cli: RunCli) -> None:

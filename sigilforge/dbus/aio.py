@@ -159,14 +159,7 @@ class AsyncClient:
         token = "aio_" + secrets.token_hex(8)
         path = request_path(self._bus.unique_name or "", token)
         rule = f"type='signal',interface='{REQUEST_INTERFACE}',member='Response',path='{path}'"
-        await self._call(
-            "AddMatch",
-            "s",
-            [rule],
-            path="/org/freedesktop/DBus",
-            interface=_DBUS,
-            destination=_DBUS,
-        )
+        await self._add_match(rule)
         wire = {
             k: Variant(sig, v)
             for k, (sig, v) in options_to_wire(options or AddOptions(), token).items()
@@ -184,20 +177,23 @@ class AsyncClient:
         request.prompt = {k: str(v.value) for k, v in prompt.items()}
         return request
 
+    async def _add_match(self, rule: str) -> None:
+        await self._call(
+            "AddMatch",
+            "s",
+            [rule],
+            path="/org/freedesktop/DBus",
+            interface=_DBUS,
+            destination=_DBUS,
+        )
+
     # -- signals -------------------------------------------------------------------------
 
     async def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``listener`` with each broker signal as a ``sigilforge.events`` object."""
         if not self._signals_matched:
             rule = f"type='signal',sender='{BUS_NAME}',interface='{INTERFACE}',path='{OBJECT_PATH}'"
-            await self._call(
-                "AddMatch",
-                "s",
-                [rule],
-                path="/org/freedesktop/DBus",
-                interface=_DBUS,
-                destination=_DBUS,
-            )
+            await self._add_match(rule)
             self._signals_matched = True
         self._listeners.append(listener)
 
