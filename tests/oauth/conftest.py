@@ -13,19 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from sigilforge.broker import Broker
+from sigilforge.broker import Broker, BrokerAPI
 from sigilforge.model import Account, AddOptions
-from tests.conftest import MARKER, Home
+from tests.conftest import Home
 from tests.support.authserver import AuthServer, consent
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def auth_server() -> Iterator[AuthServer]:
-    # Every token, code and refresh token carries the marker, so a leak is findable.
-    with AuthServer(token_prefix=MARKER) as server:
-        yield server
 
 
 def write_provider(home: Home, server: AuthServer, *, name: str = "corp", **config: float) -> None:
@@ -53,8 +46,9 @@ def broker(corp: AuthServer) -> Iterator[Broker]:
     b.close()
 
 
-def sign_in(broker: Broker, account: str, *, service: str = "corp") -> Account:
-    """Add an account through the real browser flow, consenting headlessly."""
+def sign_in(broker: BrokerAPI, account: str, *, service: str = "corp") -> Account:
+    """Add an account through the real browser flow, consenting headlessly (in-process,
+    or through the daemon with a D-Bus client)."""
     pending = broker.add_account(service, account, AddOptions(open_browser=False))
     page = consent(pending.prompt["authorize_url"])
     assert page.status_code == 200, page.text
