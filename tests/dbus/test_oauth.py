@@ -22,9 +22,10 @@ from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.events import AccountAdded, Event
 from sigilforge.model import AccountStatus, AddOptions, Flow
 from tests.conftest import MARKER
-from tests.oauth.conftest import REPO, CliFlow, env_with_path, sign_in
+from tests.oauth.conftest import REPO, env_with_path, sign_in
 from tests.support.authserver import AuthServer, consent, enter_user_code
 from tests.support.broker_rig import BrokerRig
+from tests.support.cli_flow import CliFlow
 from tests.support.monitor import Monitor
 
 REQUEST_INTERFACE = "org.sigilforge.Broker1.Request"

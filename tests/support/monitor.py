@@ -79,15 +79,33 @@ class Monitor:
 
     def signals(self) -> list[str]:
         """The broker's signals seen so far, one ``Member(arg, ...)`` line each."""
+        return [f"{member}({', '.join(a.strip() for a in args)})" for member, args in self._parse()]
+
+    def raw(self, member: str) -> list[str]:
+        """The lines dbus-monitor printed for the first ``member`` signal (empty if none)."""
         lines = self.text().splitlines()
-        shown = []
         for i, line in enumerate(lines):
-            if line.startswith("signal") and f"interface={INTERFACE};" in line:
-                member = line.rsplit("member=", 1)[-1]
-                args = []
-                for following in lines[i + 1 :]:
-                    if not following.startswith("   "):
-                        break
-                    args.append(following.strip())
-                shown.append(f"{member}({', '.join(args)})")
-        return shown
+            if line.startswith("signal") and line.endswith(
+                f"interface={INTERFACE}; member={member}"
+            ):
+                return [line, *_args(lines[i + 1 :])]
+        return []
+
+    def _parse(self) -> list[tuple[str, list[str]]]:
+        lines = self.text().splitlines()
+        return [
+            (line.rsplit("member=", 1)[-1], _args(lines[i + 1 :]))
+            for i, line in enumerate(lines)
+            if line.startswith("signal")
+            and f"interface={INTERFACE};" in line
+            and not line.endswith("member=Probe")
+        ]
+
+
+def _args(following: list[str]) -> list[str]:
+    args = []
+    for line in following:
+        if not line.startswith("   "):
+            break
+        args.append(line)
+    return args
