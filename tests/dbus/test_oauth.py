@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.events import AccountAdded, Event
 from sigilforge.model import AccountStatus, AddOptions, Flow
 from tests.conftest import MARKER
-from tests.oauth.conftest import REPO, env_with_path, sign_in
+from tests.oauth.conftest import sign_in
+from tests.oauth.hammer import hammer
 from tests.support.authserver import AuthServer, consent, enter_user_code
 from tests.support.broker_rig import BrokerRig
 from tests.support.cli_flow import CliFlow
@@ -241,35 +241,8 @@ def test_one_refresh_for_100_get_token_calls_from_2_processes(
     auth_server.token_lifetime = 3600  # so every caller is served within its lifetime
     time.sleep(max(0.0, expires_at(corp_rig, "alice") - time.time()) + 0.2)
 
-    go = tmp_path / "go"
-    argv = [sys.executable, "-m", "tests.oauth.hammer", "corp", "alice", "50", str(go), "--bus"]
-    procs = [
-        subprocess.Popen(
-            argv,
-            cwd=REPO,
-            env=env_with_path(corp_rig.env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stderr is not None
-            assert proc.stderr.readline().strip() == "ready"
-        assert corp_rig.owner_pid() is None  # the calls themselves start the daemon
-        go.touch()
-        tokens: list[str] = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=90)
-            assert proc.returncode == 0, err
-            tokens += json.loads(out)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
+    assert corp_rig.owner_pid() is None  # the calls themselves start the daemon
+    tokens = hammer(corp_rig.env, tmp_path / "go", bus=True)
     assert len(tokens) == 100
     assert len(set(tokens)) == 1, set(tokens)
     assert auth_server.token_requests("refresh_token") == 1

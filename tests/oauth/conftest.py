@@ -4,7 +4,6 @@ in the way a user would (through the CLI, or in-process through the broker)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,10 +61,3 @@ def files_containing(root: Path, needle: str) -> list[Path]:
             except OSError:
                 continue
     return found
-
-
-def env_with_path(env: dict[str, str]) -> dict[str, str]:
-    # A helper process that imports ``tests`` needs the repo on its path.
-    out = dict(env)
-    out["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return out

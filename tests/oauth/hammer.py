@@ -5,12 +5,16 @@ GO_FILE exists (so two processes start asking together), then prints a JSON list
 tokens its callers got (or the error codes they hit). The callers are COUNT threads of
 one in-process broker, or with ``--bus`` COUNT concurrent ``GetToken`` calls to the
 daemon on one D-Bus connection.
+
+``hammer(env, go, ...)`` is the test's side: it starts the processes, lets them go
+together and returns every token they got.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +22,49 @@ from pathlib import Path
 
 from sigilforge.broker import Broker
 from sigilforge.errors import SigilforgeError
+from tests.support.env import env_with_path
+
+
+def hammer(
+    env: dict[str, str],
+    go: Path,
+    *,
+    service: str = "corp",
+    account: str = "alice",
+    processes: int = 2,
+    each: int = 50,
+    bus: bool = False,
+    timeout: float = 90,
+) -> list[str]:
+    """Start ``processes`` helpers of ``each`` callers, wait until all are ready, let them
+    go at once; the tokens (or ``error:CODE``) they got, all of them."""
+    argv = [sys.executable, "-m", "tests.oauth.hammer", service, account, str(each), str(go)]
+    procs = [
+        subprocess.Popen(
+            [*argv, *(["--bus"] if bus else [])],
+            env=env_with_path(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    tokens: list[str] = []
+    try:
+        for proc in procs:
+            assert proc.stderr is not None
+            assert proc.stderr.readline().strip() == "ready"
+        go.touch()
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, err
+            tokens += json.loads(out)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    return tokens
 
 
 def _wait_for(go: Path) -> None:
