@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from sigilforge import errors
 from sigilforge.dbus.aio import AsyncClient
 from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.events import AccountAdded, Event
@@ -112,7 +114,11 @@ def test_background_refresh_does_not_keep_an_idle_daemon_up(
     started = time.monotonic()
     assert corp_rig.wait_gone(timeout=15), "refreshing kept the daemon from idling out"
     assert time.monotonic() - started < 6
-    assert "stopping: idle" in corp_rig.log_text()
+    log = corp_rig.log_text()
+    assert "stopping: idle" in log
+    # The refresh stopped before the broker closed: nothing failed on the way out.
+    assert "Traceback" not in log
+    assert "background refresh" not in log
     assert auth_server.token_requests("refresh_token") >= 1
 
 
@@ -197,6 +203,38 @@ def test_cli_add_account_goes_through_the_daemon(
     got = corp_rig.cli("get-token", "corp", "alice")
     assert auth_server.introspect(got.stdout.strip())
     assert MARKER not in err + corp_rig.log_text()
+
+
+def test_a_provider_that_never_answers_does_not_stall_the_daemon(corp_rig: BrokerRig) -> None:
+    # AddAccount's start() blocks (discovery, a device code request) until the provider
+    # answers or the HTTP time limit passes; other calls must be answered meanwhile.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete, and nothing is ever read or answered
+        with (corp_rig.config_dir / "providers.toml").open("a") as fh:
+            port = silent.getsockname()[1]
+            fh.write(f'[providers.slow]\nissuer = "http://127.0.0.1:{port}"\nclient_id = "x"\n')
+
+        async def scenario() -> None:
+            client = await AsyncClient.connect(timeout=30)
+            try:
+                assert await client.list_accounts() == []  # the daemon is up
+                options = AddOptions(flow=Flow.BROWSER, open_browser=False)
+                adding = asyncio.ensure_future(client.add_account("slow", "me", options))
+                await asyncio.sleep(0.3)  # now inside discovery, waiting on the socket
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                assert await client.list_accounts() == []
+                got = await asyncio.to_thread(corp_rig.busctl_call, "ListAccounts")
+                assert got.returncode == 0, got.stderr
+                assert loop.time() - started < 1.5
+                assert not adding.done()
+                with pytest.raises((errors.NetworkError, errors.Timeout)):
+                    await adding
+            finally:
+                client.close()
+
+        asyncio.run(asyncio.wait_for(scenario(), 60))
 
 
 # -- re-authentication --------------------------------------------------------------------------
