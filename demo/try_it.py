@@ -117,7 +117,8 @@ def oauth(demo: Demo) -> None:
     print("$ cat ~/.config/sigilforge/providers.toml")
     print((demo.rig.config_dir / "providers.toml").read_text().rstrip())
     # The next daemon must outlive the token: let the current one go, then lengthen it.
-    demo.rig.wait_gone(timeout=IDLE_SECS + 10)
+    if not demo.rig.wait_gone(timeout=IDLE_SECS + 10):
+        raise SystemExit("demo step failed: the daemon did not leave when idle")
     demo.rig.write_config("idle_timeout_secs = 60\n")
     print("(config.toml: idle_timeout_secs = 60, so the next daemon outlives the token)")
 
