@@ -53,7 +53,8 @@ bench: deps venv
 	$(PY) -m bench.run
 
 # The README's "try it": a private bus and keyring, an API-key account, the daemon
-# activated by busctl, the signals seen by dbus-monitor. No desktop, no network needed.
+# activated by busctl, an OAuth account against a local authorization server refreshed by
+# the daemon, the signals seen by dbus-monitor. No desktop, no network needed.
 demo: deps venv
 	$(PY) -m demo.try_it
 

@@ -9,33 +9,42 @@ never touched):
 3. ``sigilforge add-account``: an API key, which starts the daemon (AccountAdded);
 4. the daemon leaving when idle, and ``busctl --user call ... GetToken`` bringing it back;
 5. ``sigilforge get-token``, ``list-accounts``, ``remove-account`` (AccountRemoved);
-6. what the monitor saw.
+6. an OAuth account: a local authorization server (``tests/support/authserver.py``),
+   ``sigilforge add-account --no-browser`` through the daemon with the browser flow, the
+   printed URL followed and consented headlessly; its short-lived token refreshed by the
+   daemon on its own before it expires, which the monitor sees as ``TokenRefreshed``;
+7. what the monitor saw.
 
-Each step is a function in ``STEPS``; add one to show more (an OAuth account, say).
+Each step is a function in ``STEPS``; add one to show more.
 """
 
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.support.authserver import consent, run_for_demo
 from tests.support.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig, cli_command
+from tests.support.cli_flow import CliFlow
+from tests.support.monitor import RULES, Monitor
 
 DEMO_KEY = "sk-demo-0123456789abcdef"
 IDLE_SECS = 2
+# Short enough to watch the daemon refresh it, long enough for the steps around it.
+TOKEN_SECS = 6
 
 
 class Demo:
     def __init__(self, rig: BrokerRig, root: Path) -> None:
         self.rig = rig
         self.root = root
-        self.monitor: subprocess.Popen[bytes] | None = None
+        self.monitor: Monitor | None = None
         self.monitor_out = root / "monitor.txt"
+        self.cleanups: list[Callable[[], object]] = []
 
     def say(self, text: str) -> None:
         print(f"\n\033[1m# {text}\033[0m", flush=True)
@@ -72,13 +81,9 @@ def install(demo: Demo) -> None:
 
 def monitor(demo: Demo) -> None:
     demo.say("Watch the broker's signals from another process")
-    rule = f"type='signal',interface='{INTERFACE}'"
-    print(f'$ dbus-monitor --session "{rule}" &')
-    fh = demo.monitor_out.open("wb")
-    demo.monitor = subprocess.Popen(
-        ["dbus-monitor", "--session", rule], env=demo.rig.env, stdout=fh, stderr=fh
-    )
-    time.sleep(0.5)  # a monitor that is not yet listening would miss the first signal
+    print(f"$ dbus-monitor --session {' '.join(shlex.quote(r) for r in RULES)} &")
+    # It returns once the monitor listens: a signal sent before would be missed.
+    demo.monitor = Monitor(demo.rig.env, demo.monitor_out)
 
 
 def add_account(demo: Demo) -> None:
@@ -104,21 +109,76 @@ def use(demo: Demo) -> None:
     demo.sigilforge("remove-account", "openai", "work")
 
 
+def oauth(demo: Demo) -> None:
+    demo.say("An OAuth account: the browser flow against a local authorization server")
+    server = run_for_demo(demo.rig.config_dir, token_lifetime=TOKEN_SECS)
+    demo.cleanups.append(server.stop)
+    print(f"(an OAuth 2.0 server on {server.issuer}; its access tokens live {TOKEN_SECS}s)")
+    print("$ cat ~/.config/sigilforge/providers.toml")
+    print((demo.rig.config_dir / "providers.toml").read_text().rstrip())
+    # The next daemon must outlive the token: let the current one go, then lengthen it.
+    if not demo.rig.wait_gone(timeout=IDLE_SECS + 10):
+        raise SystemExit("demo step failed: the daemon did not leave when idle")
+    demo.rig.write_config("idle_timeout_secs = 60\n")
+    print("(config.toml: idle_timeout_secs = 60, so the next daemon outlives the token)")
+
+    args = ("add-account", "corp", "alice", "--no-browser")
+    print(f"$ sigilforge {shlex.join(args)}", flush=True)
+    flow = CliFlow(demo.rig.env, *args)
+    url = flow.line_after("Open this address in a browser")
+    shown = len(flow.lines)
+    print("\n".join(flow.lines[:shown]), flush=True)
+    page = consent(url)
+    print(f"(a headless user opens it and consents; the redirect lands: HTTP {page.status_code})")
+    code, _, _ = flow.finish()
+    print("\n".join(flow.lines[shown:]), flush=True)
+    if code != 0:
+        raise SystemExit(f"demo step failed (exit {code})")
+    print(f"daemon running: {demo.daemon_running()} (pid {demo.rig.owner_pid()})")
+
+    demo.say("Its token expires; the daemon refreshes it ahead of time, with nobody calling")
+    first, expires = _token(demo)
+    print(f"(expires at {_clock(expires)}, in {expires - time.time():.0f}s)")
+    assert demo.monitor is not None
+    started = time.monotonic()
+    if not demo.monitor.wait_for("member=TokenRefreshed", timeout=TOKEN_SECS + 10):
+        raise SystemExit("demo step failed: the daemon did not refresh the token")
+    print(f"{time.monotonic() - started:.1f}s later dbus-monitor printed:")
+    print("\n".join(demo.monitor.raw("TokenRefreshed")))
+    second, renewed = _token(demo)
+    if second == first or renewed <= expires:
+        raise SystemExit("demo step failed: the token was not renewed")
+    print(f"(a new token, valid until {_clock(renewed)})")
+    demo.sigilforge("remove-account", "corp", "alice")
+
+
+def _token(demo: Demo) -> tuple[str, int]:
+    reply = demo.busctl("call", BUS_NAME, OBJECT_PATH, INTERFACE, "GetToken", "ss", "corp", "alice")
+    _, token, expires = reply.split()
+    return token, int(expires)
+
+
+def _clock(when: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when))
+
+
 def signals(demo: Demo) -> None:
     demo.say("What dbus-monitor saw (names and times, never a secret)")
-    time.sleep(0.3)
     if demo.monitor is not None:
-        demo.monitor.terminate()
-        demo.monitor.wait(5)
-    lines = demo.monitor_out.read_text().splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("signal") and f"interface={INTERFACE};" in line:
-            member = line.rsplit("member=", 1)[-1]
-            args = [ln.strip() for ln in lines[i + 1 : i + 4] if ln.startswith("   ")]
-            print(f"{member}({', '.join(args)})")
+        demo.monitor.stop()
+        for line in demo.monitor.signals():
+            print(line)
 
 
-STEPS: list[Callable[[Demo], None]] = [install, monitor, add_account, activation, use, signals]
+STEPS: list[Callable[[Demo], None]] = [
+    install,
+    monitor,
+    add_account,
+    activation,
+    use,
+    oauth,
+    signals,
+]
 
 
 def main() -> int:
@@ -131,9 +191,10 @@ def main() -> int:
                 for step in STEPS:
                     step(demo)
             finally:
-                if demo.monitor is not None and demo.monitor.poll() is None:
-                    demo.monitor.terminate()
-                    demo.monitor.wait(5)
+                if demo.monitor is not None:
+                    demo.monitor.stop()
+                for cleanup in reversed(demo.cleanups):
+                    cleanup()
     print("\nDone; the private bus, keyring and files are gone.")
     return 0
 

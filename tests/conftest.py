@@ -11,6 +11,8 @@ Fixtures:
   empty keyring collection afterwards.
 - ``fresh_keyring``: per test, a bus and keyring of its own, for tests that lock it.
 - ``run_cli``: runs ``python -m sigilforge`` in a subprocess with the test's environment.
+- ``auth_server``: per test, a scriptable OAuth authorization server on loopback whose
+  tokens all carry ``MARKER`` (``tests/support/authserver.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.authserver import AuthServer
 from tests.support.bus import PrivateBus
 from tests.support.env import XDG_VARS, isolated_env
 from tests.support.keyring import HeadlessKeyring
@@ -148,3 +151,10 @@ def run_cli(home: Home) -> RunCli:
         return run_cli_in(env or home.env, *args, stdin=stdin, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def auth_server() -> Iterator[AuthServer]:
+    # Every token, code and refresh token carries the marker, so a leak is findable.
+    with AuthServer(token_prefix=MARKER) as server:
+        yield server

@@ -3,8 +3,12 @@
 Order matters at start: the object is exported before the name is requested, so a call
 the bus queued for us during activation finds it; the broker (and with it the store) is
 opened only once the name is ours, so a daemon that loses the race touches nothing.
-At the end the name is released first, so a call that comes while we wind down starts
-a fresh daemon instead of reaching one that is leaving.
+Then the broker's proactive refresh starts: while we run, OAuth tokens are refreshed
+before they expire and ``TokenRefreshed`` goes out without anyone calling. It works on
+the broker directly, not through the interface, so it never counts as activity: a daemon
+nobody calls still leaves when idle. At the end the name is released first, so a call
+that comes while we wind down starts a fresh daemon instead of reaching one that is
+leaving; the refresh stops before the broker closes.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ log = logging.getLogger(__name__)
 
 _BUS_TIMEOUT = 10.0
 _DRAIN_TIMEOUT = 5.0
+# The refresh thread wakes at least this often, so a suspend delays a refresh by at most
+# this much after resume (its schedule is on the wall clock).
+_REFRESH_MAX_SLEEP = 60.0
 # Enough threads for a slow provider not to hold up Secret Service reads, few enough
 # to keep an idle daemon small.
 _WORKERS = 4
@@ -60,6 +67,7 @@ async def serve(
     interface = BrokerInterface(executor)
     interface.install(bus)
     broker: Broker | None = None
+    stop_refresh: Callable[[], None] | None = None
     try:
         reply = await asyncio.wait_for(
             bus.request_name(BUS_NAME, NameFlag.DO_NOT_QUEUE), _BUS_TIMEOUT
@@ -69,6 +77,7 @@ async def serve(
             return Outcome.NAME_TAKEN
         broker = open_broker()
         interface.attach(broker)
+        stop_refresh = broker.start_background_refresh(max_sleep=_REFRESH_MAX_SLEEP)
         timeout = broker.config.idle_timeout_secs if idle_timeout is None else idle_timeout
         log.info("serving %s (idle timeout %s)", BUS_NAME, f"{timeout:g}s" if timeout else "off")
         outcome = await _run_until_done(bus, interface, stop, timeout)
@@ -76,6 +85,9 @@ async def serve(
         await _wind_down(bus, interface)
         return outcome
     finally:
+        if stop_refresh is not None:
+            # It joins the thread (bounded); a refresh in flight must not block the loop.
+            await asyncio.get_running_loop().run_in_executor(None, stop_refresh)
         interface.detach()
         bus.disconnect()
         executor.shutdown(wait=False, cancel_futures=True)

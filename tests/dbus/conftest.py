@@ -5,6 +5,8 @@
   an empty keyring and an empty daemon log; the bus address is in ``os.environ`` so
   in-process clients reach it too.
 - ``own_rig``: a rig of the test's own, for tests that change config or the bus.
+- ``corp_rig``: ``broker_rig`` with the ``auth_server`` configured as provider ``corp``
+  by issuer only (``providers.toml``), for the daemon's OAuth paths.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Home
+from tests.oauth.conftest import write_provider
+from tests.support.authserver import AuthServer
 from tests.support.broker_rig import BrokerRig
 
 
@@ -46,3 +51,14 @@ def own_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BrokerR
     with BrokerRig(tmp_path / "own") as mine:
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", mine.bus.address)
         yield mine
+
+
+@pytest.fixture
+def corp_rig(broker_rig: BrokerRig, auth_server: AuthServer) -> BrokerRig:
+    write_provider(rig_home(broker_rig), auth_server)
+    return broker_rig
+
+
+def rig_home(rig: BrokerRig) -> Home:
+    """The rig's home, as the OAuth helpers take it (its config dir is the daemon's)."""
+    return Home(rig.root, rig.env)

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 
 
-def test_make_demo_shows_activation_token_and_signals() -> None:
+def test_make_demo_shows_activation_token_oauth_refresh_and_signals() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "demo.try_it"],
         cwd=ROOT,
@@ -22,3 +22,10 @@ def test_make_demo_shows_activation_token_and_signals() -> None:
     assert 'sx "sk-demo-0123456789abcdef" 0' in done.stdout
     assert 'AccountAdded(string "openai", string "work")' in done.stdout
     assert 'AccountRemoved(string "openai", string "work")' in done.stdout
+    # The OAuth account: added through the daemon, its token renewed by the daemon alone.
+    assert "added corp/alice (oauth2)" in done.stdout
+    assert 'AccountAdded(string "corp", string "alice")' in done.stdout
+    assert 'TokenRefreshed(string "corp", string "alice", int64 ' in done.stdout
+    assert "member=TokenRefreshed" in done.stdout  # dbus-monitor's own lines, shown
+    assert "(a new token, valid until" in done.stdout
+    assert "Probe" not in done.stdout

@@ -2,68 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 from tests.conftest import MARKER
 from tests.support.broker_rig import BrokerRig
+from tests.support.monitor import Monitor
 
 KEY = f"sk-{MARKER}-leak-check"
-
-
-class Monitor:
-    """A separate ``dbus-monitor`` process watching the broker's signals."""
-
-    def __init__(self, rig: BrokerRig, out: Path) -> None:
-        self.out = out
-        self._fh = out.open("w")
-        rules = [
-            "type='signal',interface='org.sigilforge.Broker1'",
-            "type='signal',interface='org.sigilforge.Broker1.Request'",
-        ]
-        self._proc = subprocess.Popen(
-            ["dbus-monitor", "--session", *rules],
-            env=rig.env,
-            stdout=self._fh,
-            stderr=subprocess.STDOUT,
-        )
-        self._rig = rig
-        self._wait_for("member=Probe")
-
-    def _wait_for(self, text: str, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            # Signals sent before the monitor is in place are lost: probe until one shows.
-            subprocess.run(
-                [
-                    "dbus-send",
-                    "--session",
-                    "--type=signal",
-                    "/probe",
-                    "org.sigilforge.Broker1.Probe",
-                ],
-                env=self._rig.env,
-                timeout=5,
-                check=False,
-            )
-            if text in self.out.read_text():
-                return
-            time.sleep(0.05)
-        raise RuntimeError("dbus-monitor did not start")
-
-    def stop(self) -> str:
-        time.sleep(0.2)  # let the last signals arrive
-        self._proc.terminate()
-        self._proc.wait(5)
-        self._fh.close()
-        return self.out.read_text()
 
 
 def test_marker_never_leaks_and_signals_are_seen_by_a_monitor(
     broker_rig: BrokerRig, tmp_path: Path
 ) -> None:
-    monitor = Monitor(broker_rig, tmp_path / "monitor.txt")
+    monitor = Monitor(broker_rig.env, tmp_path / "monitor.txt")
     outputs: list[str] = []
 
     def cli(*args: str, stdin: str | None = None, expect: int = 0) -> str:

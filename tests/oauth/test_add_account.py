@@ -13,8 +13,9 @@ import httpx2
 import pytest
 
 from tests.conftest import MARKER, Home, RunCli
-from tests.oauth.conftest import REPO, CliFlow, files_containing, write_provider
+from tests.oauth.conftest import REPO, files_containing, write_provider
 from tests.support.authserver import AuthServer, consent, enter_user_code, run_for_demo
+from tests.support.cli_flow import CliFlow
 
 
 def _works(server: AuthServer, token: str) -> bool:

@@ -4,8 +4,6 @@ callers across processes, and what each provider failure does to the stored toke
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,8 @@ from sigilforge.events import Event, ReauthNeeded, TokenRefreshed
 from sigilforge.model import AccountStatus, TokenSet
 from sigilforge.store import open_store
 from tests.conftest import MARKER, Home, RunCli
-from tests.oauth.conftest import REPO, env_with_path, files_containing, sign_in, write_provider
+from tests.oauth.conftest import files_containing, sign_in, write_provider
+from tests.oauth.hammer import hammer
 from tests.support.authserver import AuthServer
 
 
@@ -96,28 +95,7 @@ def test_one_refresh_for_100_callers_in_2_processes(
     broker.close()
     _wait_until_expired(stale)
 
-    go = tmp_path / "go"
-    env = env_with_path(home.env)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.oauth.hammer", "corp", "alice", "50", str(go)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    for proc in procs:
-        assert proc.stderr is not None
-        assert proc.stderr.readline().strip() == "ready"
-    go.touch()
-    tokens: list[str] = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        tokens += json.loads(out)
+    tokens = hammer(home.env, tmp_path / "go")
     assert len(tokens) == 100
     assert len(set(tokens)) == 1, set(tokens)
     assert auth_server.token_requests("refresh_token") == 1
