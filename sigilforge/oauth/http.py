@@ -47,6 +47,9 @@ class Reply:
         return data if isinstance(data, dict) else None
 
 
+_LOOPBACK_PATTERNS = ("all://127.0.0.1", "all://localhost", "all://[::1]")
+
+
 class Http:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -55,6 +58,10 @@ class Http:
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": f"sigilforge/{__version__}"},
             trust_env=True,
+            # A proxy from the environment serves the real providers; a loopback endpoint
+            # (a local test or corporate bridge) is on this machine, and sending its codes
+            # and tokens through a proxy would only leak them or fail.
+            mounts=dict.fromkeys(_LOOPBACK_PATTERNS),
         )
 
     def close(self) -> None:
