@@ -21,7 +21,13 @@ from typing import Protocol
 from sigilforge import paths
 from sigilforge.accounts import AccountStore
 from sigilforge.config import Config
-from sigilforge.errors import AccountExists, InvalidArgument, SigilforgeError, UnknownProvider
+from sigilforge.errors import (
+    AccountExists,
+    InvalidArgument,
+    SigilforgeError,
+    UnknownProvider,
+    describe_unexpected,
+)
 from sigilforge.events import AccountAdded, AccountRemoved, EventHub, Listener
 from sigilforge.model import (
     AccessToken,
@@ -193,8 +199,8 @@ class Broker:
                 except SigilforgeError as exc:  # a locked store, say: try again later
                     log.info("background refresh: %s", exc.code)
                     due = None
-                except Exception:
-                    log.exception("background refresh failed")
+                except Exception as exc:
+                    log.error("background refresh failed: %s", describe_unexpected(exc))
                     due = None
                 delay = max_sleep if due is None else min(max(due - self._clock(), 0.2), max_sleep)
                 self._refresh_wake.wait(delay)

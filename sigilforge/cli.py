@@ -438,17 +438,18 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _log_unexpected(exc: BaseException) -> None:
-    # The traceback goes to a private file, never to the terminal.
-    try:
-        from sigilforge import paths
+    # Where it was raised goes to a private file, never to the terminal.
+    import os
 
-        path = paths.ensure_private_dir(paths.state_dir()) / "sigilforge.log"
-        handler = logging.FileHandler(path)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger = logging.getLogger("sigilforge.crash")
-        logger.propagate = False
-        logger.addHandler(handler)
-        logger.error("unexpected error", exc_info=exc)
-        handler.close()
+    from sigilforge import paths
+    from sigilforge.errors import describe_unexpected
+
+    try:
+        path = paths.log_file()
+        paths.ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            fh.write(f"{stamp} unexpected error: {describe_unexpected(exc)}\n")
     except OSError:
         pass

@@ -32,6 +32,7 @@ exist to be caught, never raised.
 
 from __future__ import annotations
 
+import traceback
 from typing import ClassVar
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "StoreUnavailable",
     "Timeout",
     "UnknownProvider",
+    "describe_unexpected",
     "error_for_code",
 ]
 
@@ -211,3 +213,10 @@ _BY_CODE = {cls.code: cls for cls in ERRORS}
 def error_for_code(code: str) -> type[SigilforgeError]:
     """The class for a code; ``SigilforgeError`` (``Failed``) for a code we do not know."""
     return _BY_CODE.get(code, SigilforgeError)
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """For a local log: the exception's type and where it was raised, but not its
+    message, which may quote anything it was handed, a token included."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"{type(exc).__name__} (message withheld)\n{frames.rstrip()}"

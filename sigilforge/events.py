@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sigilforge.errors import describe_unexpected
+
 __all__ = [
     "AccountAdded",
     "AccountRemoved",
@@ -73,5 +75,9 @@ class EventHub:
         for listener in listeners:
             try:
                 listener(event)
-            except Exception:
-                log.exception("event listener failed on %s", type(event).__name__)
+            except Exception as exc:
+                log.error(
+                    "event listener failed on %s: %s",
+                    type(event).__name__,
+                    describe_unexpected(exc),
+                )

@@ -54,3 +54,36 @@ def test_exit_codes_follow_the_design_table() -> None:
 
 def test_default_message_is_the_class_doc() -> None:
     assert "locked" in errors.StoreLocked().message
+
+
+def test_unexpected_errors_are_described_without_their_message() -> None:
+    from tests.conftest import MARKER
+
+    try:
+        raise ValueError(f"bad token {MARKER}")
+    except ValueError as exc:
+        text = errors.describe_unexpected(exc)
+    assert "ValueError" in text
+    assert "test_errors.py" in text, "where it was raised is kept"
+    assert MARKER not in text
+
+
+def test_a_failing_listener_is_logged_without_the_secret_it_saw(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sigilforge.events import AccountAdded, EventHub
+    from tests.conftest import MARKER
+
+    hub = EventHub()
+    seen: list[object] = []
+
+    def broken(event: object) -> None:
+        raise RuntimeError(f"leaked {MARKER}")
+
+    hub.subscribe(broken)
+    hub.subscribe(seen.append)
+    with caplog.at_level("DEBUG"):
+        hub.emit(AccountAdded("openai", "work"))
+    assert seen == [AccountAdded("openai", "work")], "the other listener still ran"
+    assert "RuntimeError" in caplog.text
+    assert MARKER not in caplog.text

@@ -9,13 +9,12 @@ anything, a secret included, so only the daemon's log sees it.
 
 from __future__ import annotations
 
-import traceback
-
 from sigilforge.dbus.names import ERROR_PREFIX, INVALID_ARGS
 from sigilforge.errors import (
     ERRORS,
     InvalidArgument,
     SigilforgeError,
+    describe_unexpected,
     error_for_code,
 )
 
@@ -81,10 +80,3 @@ def error_from_reply(name: str, message: str) -> SigilforgeError:
         return error_for_code(name.removeprefix(ERROR_PREFIX))(message)
     # A bus-level error (no such method, a timeout of the bus itself, ...).
     return SigilforgeError(f"{name}: {message}" if message else name)
-
-
-def describe_unexpected(exc: BaseException) -> str:
-    """For the daemon's log: the exception's type and where it was raised, but not its
-    message, which may quote anything it was handed, a token included."""
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    return f"{type(exc).__name__} (message withheld)\n{frames.rstrip()}"

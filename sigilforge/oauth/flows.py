@@ -19,7 +19,7 @@ import webbrowser
 from collections.abc import Callable
 
 from sigilforge.config import Config
-from sigilforge.errors import InvalidArgument, SigilforgeError
+from sigilforge.errors import InvalidArgument, SigilforgeError, describe_unexpected
 from sigilforge.model import Account, AddOptions, Flow, Grant, TokenSet
 from sigilforge.oauth import device, revocation, token_endpoint
 from sigilforge.oauth.client import Client
@@ -169,7 +169,7 @@ class OAuthFlows:
                 pending.set_exception(exc)
                 return
             except Exception as exc:
-                log.exception("sign-in with %s failed unexpectedly", provider.name)
+                log.error("sign-in with %s failed: %s", provider.name, describe_unexpected(exc))
                 pending.set_exception(exc)
                 return
             pending.set_result(Grant(tokens, provider.name, tokens.scopes))
