@@ -27,7 +27,7 @@ from pathlib import Path
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from tests.support.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig, cli_command
+from sigilforge.testing.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig, cli_command
 
 ECHO_NAME = "org.sigilforge.BenchEcho"
 ECHO_PATH = "/org/sigilforge/BenchEcho"

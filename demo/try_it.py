@@ -9,7 +9,7 @@ never touched):
 3. ``sigilforge add-account``: an API key, which starts the daemon (AccountAdded);
 4. the daemon leaving when idle, and ``busctl --user call ... GetToken`` bringing it back;
 5. ``sigilforge get-token``, ``list-accounts``, ``remove-account`` (AccountRemoved);
-6. an OAuth account: a local authorization server (``tests/support/authserver.py``),
+6. an OAuth account: a local authorization server (``sigilforge/testing/authserver.py``),
    ``sigilforge add-account --no-browser`` through the daemon with the browser flow, the
    printed URL followed and consented headlessly; its short-lived token refreshed by the
    daemon on its own before it expires, which the monitor sees as ``TokenRefreshed``;
@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.authserver import consent, run_for_demo
-from tests.support.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig, cli_command
-from tests.support.cli_flow import CliFlow
-from tests.support.monitor import RULES, Monitor
+from sigilforge.testing.authserver import consent, run_for_demo
+from sigilforge.testing.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig, cli_command
+from sigilforge.testing.cli import CliFlow
+from sigilforge.testing.monitor import RULES, Monitor
 
 DEMO_KEY = "sk-demo-0123456789abcdef"
 IDLE_SECS = 2

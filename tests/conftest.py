@@ -12,7 +12,10 @@ Fixtures:
 - ``fresh_keyring``: per test, a bus and keyring of its own, for tests that lock it.
 - ``run_cli``: runs ``python -m sigilforge`` in a subprocess with the test's environment.
 - ``auth_server``: per test, a scriptable OAuth authorization server on loopback whose
-  tokens all carry ``MARKER`` (``tests/support/authserver.py``).
+  tokens all carry ``MARKER`` (``sigilforge/testing/authserver.py``).
+
+The rigs and helpers behind them are in ``sigilforge.testing``; tests import from there,
+never from a conftest.
 """
 
 from __future__ import annotations
@@ -20,22 +23,19 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.authserver import AuthServer
-from tests.support.bus import PrivateBus
-from tests.support.env import XDG_VARS, isolated_env
-from tests.support.keyring import HeadlessKeyring
-
-# A marker secret: tests that add credentials use values containing it, and assert it
-# never shows up where secrets must not be (errors, logs, metadata, signals).
-MARKER = "sfmarker-5ecret-7e57"
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.bus import PrivateBus
+from sigilforge.testing.cli import RunCli, run_cli_in
+from sigilforge.testing.env import XDG_VARS, isolated_env
+from sigilforge.testing.home import Home, Isolated
+from sigilforge.testing.keyring import HeadlessKeyring, clear_items
+from sigilforge.testing.marker import MARKER
 
 _ROOT = Path(tempfile.mkdtemp(prefix="sigilforge-tests-"))
 _SESSION_ENV = isolated_env(_ROOT / "session")
@@ -65,20 +65,6 @@ def secret_service(bus: PrivateBus, session_env: dict[str, str]) -> Iterator[Hea
         yield keyring
 
 
-@dataclass
-class Home:
-    root: Path
-    env: dict[str, str]
-
-    @property
-    def config_dir(self) -> Path:
-        return Path(self.env["XDG_CONFIG_HOME"]) / "sigilforge"
-
-    @property
-    def accounts_file(self) -> Path:
-        return self.config_dir / "accounts.json"
-
-
 @pytest.fixture
 def home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret_service: HeadlessKeyring
@@ -90,24 +76,7 @@ def home(
         monkeypatch.setenv(var, str(path))
         env[var] = str(path)
     yield Home(tmp_path, env)
-    _clear_keyring(env)
-
-
-def _clear_keyring(env: dict[str, str]) -> None:
-    subprocess.run(
-        ["secret-tool", "clear", "xdg:schema", "org.sigilforge.Token1"],
-        env=env,
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
-
-
-@dataclass
-class Isolated:
-    env: dict[str, str]
-    bus: PrivateBus
-    keyring: HeadlessKeyring | None
+    clear_items(env)
 
 
 @pytest.fixture
@@ -124,23 +93,6 @@ def bare_bus(tmp_path: Path) -> Iterator[Isolated]:
     env = isolated_env(tmp_path / "bare")
     with PrivateBus(tmp_path / "bare", env) as private:
         yield Isolated(env, private, None)
-
-
-RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
-
-
-def run_cli_in(
-    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sigilforge", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture

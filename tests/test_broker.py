@@ -28,7 +28,8 @@ from sigilforge import (
 from sigilforge.accounts import AccountStore
 from sigilforge.model import AccountStatus
 from sigilforge.store.memory import MemoryStore
-from tests.conftest import MARKER, Home
+from sigilforge.testing.home import Home
+from sigilforge.testing.marker import MARKER
 
 KEY = f"sk-{MARKER}"
 

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from tests.conftest import MARKER, Home, Isolated, RunCli, run_cli_in
+from sigilforge.testing.cli import RunCli, run_cli_in
+from sigilforge.testing.home import Home, Isolated
+from sigilforge.testing.marker import MARKER
 
 KEY = f"sk-{MARKER}"
 

@@ -57,7 +57,7 @@ def test_default_message_is_the_class_doc() -> None:
 
 
 def test_unexpected_errors_are_described_without_their_message() -> None:
-    from tests.conftest import MARKER
+    from sigilforge.testing.marker import MARKER
 
     try:
         raise ValueError(f"bad token {MARKER}")
@@ -72,7 +72,7 @@ def test_a_failing_listener_is_logged_without_the_secret_it_saw(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from sigilforge.events import AccountAdded, EventHub
-    from tests.conftest import MARKER
+    from sigilforge.testing.marker import MARKER
 
     hub = EventHub()
     seen: list[object] = []

@@ -20,8 +20,8 @@ Counters: ``token_requests(grant_type)``; ``refresh_tokens_seen`` lists every re
 token presented, in order. ``introspect(token)`` tells whether a token is active.
 
 Usable outside pytest (the demo): ``run_for_demo(config_dir)`` starts one and names it
-in ``providers.toml``; ``consent(url)`` is the user; ``python -m tests.support.authserver
-[CONFIG_DIR [LIFETIME]]`` runs one until interrupted.
+in ``providers.toml``; ``consent(url)`` is the user;
+``python -m sigilforge.testing.authserver [CONFIG_DIR [LIFETIME]]`` runs one until interrupted.
 """
 
 from __future__ import annotations
@@ -122,6 +122,11 @@ class AuthServer:
         self._counts: Counter[str] = Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def provider_entry(self, name: str = "corp") -> str:
+        """This server as provider ``name`` in ``providers.toml``: by issuer only, the
+        rest discovered, as a user would configure a provider Sigilforge has no preset for."""
+        return f'[providers.{name}]\nissuer = "{self.issuer}"\nclient_id = "{self.client_id}"\n'
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -513,14 +518,12 @@ def run_for_demo(
     through the real browser flow with no browser."""
     server = AuthServer(token_lifetime=token_lifetime).start()
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "providers.toml").write_text(
-        f'[providers.{name}]\nissuer = "{server.issuer}"\nclient_id = "{server.client_id}"\n'
-    )
+    (config_dir / "providers.toml").write_text(server.provider_entry(name))
     return server
 
 
 def main() -> None:  # pragma: no cover - for a demo or a person trying things
-    """``python -m tests.support.authserver [CONFIG_DIR [LIFETIME]]``: serve until
+    """``python -m sigilforge.testing.authserver [CONFIG_DIR [LIFETIME]]``: serve until
     interrupted; with CONFIG_DIR, also write providers.toml there (provider ``corp``)."""
     import sys
 

@@ -17,13 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.bus import PrivateBus
-from tests.support.env import isolated_env
-from tests.support.keyring import HeadlessKeyring
+from sigilforge.dbus.names import BUS_NAME, INTERFACE, OBJECT_PATH
+from sigilforge.testing.bus import PrivateBus
+from sigilforge.testing.env import isolated_env
+from sigilforge.testing.home import Home
+from sigilforge.testing.keyring import HeadlessKeyring
 
-BUS_NAME = "org.sigilforge.Broker1"
-OBJECT_PATH = "/org/sigilforge/Broker1"
-INTERFACE = "org.sigilforge.Broker1"
+__all__ = ["BUS_NAME", "INTERFACE", "OBJECT_PATH", "BrokerRig", "cli_command", "daemon_command"]
 
 
 def daemon_command() -> list[str]:
@@ -60,8 +60,13 @@ class BrokerRig:
         self._activation = activation
 
     @property
+    def home(self) -> Home:
+        """The rig's home, as the sign-in helpers take it (its config dir is the daemon's)."""
+        return Home(self.root, self.env)
+
+    @property
     def config_dir(self) -> Path:
-        return Path(self.env["XDG_CONFIG_HOME"]) / "sigilforge"
+        return self.home.config_dir
 
     def start(self) -> BrokerRig:
         self.bus.start()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from tests.support.process import terminate
+from sigilforge.testing.process import terminate
 
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">

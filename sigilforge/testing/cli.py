@@ -1,13 +1,36 @@
-"""A running ``sigilforge`` command whose stderr is read line by line as it comes, so a
-test (or the demo) can act on a prompt -- follow the URL, enter the code -- while the
-command waits for the sign-in to finish. Every wait has a time limit, and the process
-is killed after 60 s whatever happens."""
+"""The ``sigilforge`` command, run the way a user runs it.
+
+``run_cli_in(env, *args)`` runs it to the end (``RunCli`` is the type of a function
+bound to one environment, as the ``run_cli`` fixture gives). ``CliFlow`` is a running
+command whose stderr is read line by line as it comes, so a test (or the demo) can act
+on a prompt -- follow the URL, enter the code -- while the command waits for the sign-in
+to finish. Every wait has a time limit, and the process is killed after 60 s whatever
+happens."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+
+__all__ = ["CliFlow", "RunCli", "run_cli_in"]
+
+RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def run_cli_in(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sigilforge", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class CliFlow:

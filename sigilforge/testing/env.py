@@ -42,9 +42,3 @@ def isolated_env(root: Path, base: dict[str, str] | None = None) -> dict[str, st
     env.pop("WAYLAND_DISPLAY", None)
     env.pop("GNOME_KEYRING_CONTROL", None)
     return env
-
-
-def env_with_path(env: dict[str, str]) -> dict[str, str]:
-    """``env`` for a helper process that imports ``tests``: the repository on its path."""
-    repo = Path(__file__).resolve().parents[2]
-    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))}

@@ -1,12 +1,12 @@
 """A helper process: N callers ask for the same token at once.
 
-``python -m tests.oauth.hammer SERVICE ACCOUNT COUNT GO_FILE [--bus]`` waits until
+``python -m sigilforge.testing.hammer SERVICE ACCOUNT COUNT GO_FILE [--bus]`` waits until
 GO_FILE exists (so two processes start asking together), then prints a JSON list of the
 tokens its callers got (or the error codes they hit). The callers are COUNT threads of
 one in-process broker, or with ``--bus`` COUNT concurrent ``GetToken`` calls to the
 daemon on one D-Bus connection.
 
-``hammer(env, go, ...)`` is the test's side: it starts the processes, lets them go
+``hammer(env, go, ...)`` is the caller's side: it starts the processes, lets them go
 together and returns every token they got.
 """
 
@@ -22,7 +22,6 @@ from pathlib import Path
 
 from sigilforge.broker import Broker
 from sigilforge.errors import SigilforgeError
-from tests.support.env import env_with_path
 
 
 def hammer(
@@ -38,11 +37,11 @@ def hammer(
 ) -> list[str]:
     """Start ``processes`` helpers of ``each`` callers, wait until all are ready, let them
     go at once; the tokens (or ``error:CODE``) they got, all of them."""
-    argv = [sys.executable, "-m", "tests.oauth.hammer", service, account, str(each), str(go)]
+    argv = [sys.executable, "-m", "sigilforge.testing.hammer", service, account, str(each), str(go)]
     procs = [
         subprocess.Popen(
             [*argv, *(["--bus"] if bus else [])],
-            env=env_with_path(env),
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

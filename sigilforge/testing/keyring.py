@@ -6,9 +6,22 @@ import shutil
 import subprocess
 import time
 
-from tests.support.process import terminate
+from sigilforge.store.base import SCHEMA
+from sigilforge.testing.process import terminate
 
 PASSWORD = "sigilforge-test-password"
+
+
+def clear_items(env: dict[str, str]) -> None:
+    """Delete every Sigilforge item from the keyring on ``env``'s bus, as ``secret-tool``
+    (a client we did not write) finds them: a test's home leaves an empty collection."""
+    subprocess.run(
+        ["secret-tool", "clear", "xdg:schema", SCHEMA],
+        env=env,
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
 
 
 class HeadlessKeyring:

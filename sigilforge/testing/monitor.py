@@ -16,12 +16,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.process import terminate
+from sigilforge.dbus.names import INTERFACE, REQUEST_INTERFACE
+from sigilforge.testing.process import terminate
 
-INTERFACE = "org.sigilforge.Broker1"
 RULES = (
     f"type='signal',interface='{INTERFACE}'",
-    f"type='signal',interface='{INTERFACE}.Request'",
+    f"type='signal',interface='{REQUEST_INTERFACE}'",
 )
 
 

@@ -1,11 +1,12 @@
 """An independent authorization server for interop tests: panva's ``oidc-provider``
 (OpenID Certified), from the npm registry, run by node on loopback.
 
-``ensure_installed()`` runs ``npm ci`` from the pinned ``tests/interop/package-lock.json``
-into ``build/interop`` (once; later runs reuse it) and returns None, or the reason it
-could not (no node or npm, the registry unreachable). ``OidcProvider(ttl)`` starts the
-server (``tests/interop/oidc_server.mjs``) and knows its issuer; ``follow_to_app`` and
-``approve_device`` are the headless user for it.
+``ensure_installed(source, build)`` copies the pinned ``package.json``,
+``package-lock.json`` and ``oidc_server.mjs`` from ``source`` (the repository's
+``tests/interop``) and runs ``npm ci`` in ``build`` (once; later runs reuse it); it returns
+None, or the reason it could not (no node or npm, the registry unreachable).
+``OidcProvider(build, ttl)`` starts that server and knows its issuer; ``follow_to_app``
+and ``approve_device`` are the headless user for it.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-REPO = Path(__file__).resolve().parents[2]
-SOURCE = REPO / "tests" / "interop"
-BUILD = REPO / "build" / "interop"
+__all__ = ["OidcProvider", "approve_device", "ensure_installed", "follow_to_app"]
+
 VERSION = "9.13.3"
 
 
-def ensure_installed(build: Path = BUILD) -> str | None:
+def ensure_installed(source: Path, build: Path) -> str | None:
     """None when oidc-provider is ready under ``build``, else why it is not."""
     marker = build / "node_modules" / "oidc-provider" / "package.json"
     for tool in ("node", "npm"):
@@ -32,7 +32,7 @@ def ensure_installed(build: Path = BUILD) -> str | None:
             return f"{tool} is not installed (apt-get install nodejs)"
     build.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json", "oidc_server.mjs"):
-        shutil.copyfile(SOURCE / name, build / name)
+        shutil.copyfile(source / name, build / name)
     if marker.exists() and f'"version": "{VERSION}"' in marker.read_text():
         return None
     try:
@@ -52,11 +52,11 @@ def ensure_installed(build: Path = BUILD) -> str | None:
 
 
 class OidcProvider:
-    """``with OidcProvider(access_token_ttl=5) as op:`` -> ``op.issuer``."""
+    """``with OidcProvider(build, access_token_ttl=5) as op:`` -> ``op.issuer``."""
 
     client_id = "sigilforge"
 
-    def __init__(self, access_token_ttl: int = 3600, build: Path = BUILD) -> None:
+    def __init__(self, build: Path, access_token_ttl: int = 3600) -> None:
         self.ttl = access_token_ttl
         self.build = build
         self.issuer = ""

@@ -12,16 +12,15 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Home
-from tests.oauth.conftest import write_provider
-from tests.support.authserver import AuthServer
-from tests.support.broker_rig import BrokerRig
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.keyring import clear_items
+from sigilforge.testing.signin import write_provider
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +36,7 @@ def broker_rig(rig: BrokerRig, monkeypatch: pytest.MonkeyPatch) -> Iterator[Brok
     rig.stop_daemon()
     shutil.rmtree(rig.config_dir, ignore_errors=True)
     rig.log_file.unlink(missing_ok=True)
-    subprocess.run(
-        ["secret-tool", "clear", "xdg:schema", "org.sigilforge.Token1"],
-        env=rig.env,
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
+    clear_items(rig.env)
 
 
 @pytest.fixture
@@ -55,10 +48,5 @@ def own_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BrokerR
 
 @pytest.fixture
 def corp_rig(broker_rig: BrokerRig, auth_server: AuthServer) -> BrokerRig:
-    write_provider(rig_home(broker_rig), auth_server)
+    write_provider(broker_rig.home, auth_server)
     return broker_rig
-
-
-def rig_home(rig: BrokerRig) -> Home:
-    """The rig's home, as the OAuth helpers take it (its config dir is the daemon's)."""
-    return Home(rig.root, rig.env)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import MARKER
-from tests.support.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig
+from sigilforge.testing.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig
+from sigilforge.testing.marker import MARKER
 
 KEY = f"sk-{MARKER}-openai"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker_rig import BrokerRig
+from sigilforge.testing.broker_rig import BrokerRig
 
 NOTICE = "no broker daemon reachable"
 

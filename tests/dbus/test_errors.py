@@ -11,9 +11,9 @@ from sigilforge import errors
 from sigilforge.dbus.aio import AsyncClient
 from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.dbus.errors import UNEXPECTED_MESSAGE, error_from_reply, error_name, reply_for
-from tests.conftest import MARKER
+from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.marker import MARKER
 from tests.dbus.stub import ScriptedBroker, serving
-from tests.support.broker_rig import BrokerRig
 
 
 @pytest.mark.parametrize("cls", errors.ERRORS, ids=lambda c: c.code)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigilforge.dbus.activation import DBUS_SERVICE_TEMPLATE, SYSTEMD_UNIT_TEMPLATE
-from tests.support.broker_rig import BrokerRig, cli_command
+from sigilforge.testing.broker_rig import BrokerRig, cli_command
 
 ROOT = Path(__file__).parents[2]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sigilforge.errors import ERRORS, InvalidArgument
+from sigilforge.testing.broker_rig import BUS_NAME, OBJECT_PATH, BrokerRig
 from tests.dbus.introspection import SHIPPED, members, undocumented
-from tests.support.broker_rig import BUS_NAME, OBJECT_PATH, BrokerRig
 
 
 def test_the_running_service_introspects_as_the_shipped_xml(broker_rig: BrokerRig) -> None:

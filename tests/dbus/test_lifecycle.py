@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.broker_rig import BrokerRig, cli_command, daemon_command
-from tests.support.env import isolated_env
+from sigilforge.testing.broker_rig import BrokerRig, cli_command, daemon_command
+from sigilforge.testing.env import isolated_env
 
 
 def test_idle_daemon_exits_and_the_next_call_brings_it_back(own_rig: BrokerRig) -> None:

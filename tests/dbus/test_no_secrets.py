@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import MARKER
-from tests.support.broker_rig import BrokerRig
-from tests.support.monitor import Monitor
+from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.marker import MARKER
+from sigilforge.testing.monitor import Monitor
 
 KEY = f"sk-{MARKER}-leak-check"
 

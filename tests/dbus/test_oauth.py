@@ -22,13 +22,13 @@ from sigilforge.dbus.aio import AsyncClient
 from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.events import AccountAdded, Event
 from sigilforge.model import AccountStatus, AddOptions, Flow
-from tests.conftest import MARKER
-from tests.oauth.conftest import sign_in
-from tests.oauth.hammer import hammer
-from tests.support.authserver import AuthServer, consent, enter_user_code
-from tests.support.broker_rig import BrokerRig
-from tests.support.cli_flow import CliFlow
-from tests.support.monitor import Monitor
+from sigilforge.testing.authserver import AuthServer, consent, enter_user_code
+from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.cli import CliFlow
+from sigilforge.testing.hammer import hammer
+from sigilforge.testing.marker import MARKER
+from sigilforge.testing.monitor import Monitor
+from sigilforge.testing.signin import sign_in
 
 REQUEST_INTERFACE = "org.sigilforge.Broker1.Request"
 

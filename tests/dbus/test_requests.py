@@ -12,10 +12,10 @@ from sigilforge import errors
 from sigilforge.dbus.aio import AsyncClient
 from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.model import AccountKind, AddOptions
-from tests.conftest import MARKER
+from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.marker import MARKER
 from tests.dbus.introspection import SHIPPED, members
 from tests.dbus.stub import ScriptedBroker, serving
-from tests.support.broker_rig import BrokerRig
 
 KEY = f"sk-{MARKER}-requests"
 

@@ -8,8 +8,8 @@ import threading
 from sigilforge._version import __version__
 from sigilforge.dbus.aio import AsyncClient
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
+from sigilforge.testing.broker_rig import BrokerRig
 from tests.dbus.stub import ScriptedBroker, serving
-from tests.support.broker_rig import BrokerRig
 
 EVENTS: list[Event] = [
     TokenRefreshed("github", "personal", 1_900_000_000),

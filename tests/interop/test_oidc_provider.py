@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -15,8 +16,9 @@ import pytest
 from sigilforge.broker import Broker
 from sigilforge.errors import ReauthRequired
 from sigilforge.model import AddOptions, Flow, TokenSet
-from tests.conftest import Home, RunCli
-from tests.support.oidc_provider import (
+from sigilforge.testing.cli import RunCli
+from sigilforge.testing.home import Home
+from sigilforge.testing.oidc_provider import (
     OidcProvider,
     approve_device,
     ensure_installed,
@@ -26,16 +28,22 @@ from tests.support.oidc_provider import (
 pytestmark = pytest.mark.interop
 
 
+# The pinned server sources live here; npm installs them under the repository's build/.
+SOURCE = Path(__file__).parent
+BUILD = SOURCE.parents[1] / "build" / "interop"
+
+
 @pytest.fixture(scope="module")
-def installed() -> None:
-    reason = ensure_installed()
+def installed() -> Path:
+    reason = ensure_installed(SOURCE, BUILD)
     if reason is not None:
         pytest.skip(f"oidc-provider unavailable: {reason}")
+    return BUILD
 
 
 @pytest.fixture
-def op(installed: None, home: Home) -> Iterator[OidcProvider]:
-    with OidcProvider(access_token_ttl=3) as server:
+def op(installed: Path, home: Home) -> Iterator[OidcProvider]:
+    with OidcProvider(installed, access_token_ttl=3) as server:
         home.config_dir.mkdir(parents=True, exist_ok=True)
         (home.config_dir / "providers.toml").write_text(
             f'[providers.corp]\nissuer = "{server.issuer}"\nclient_id = "{server.client_id}"\n'

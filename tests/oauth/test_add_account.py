@@ -12,10 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 
-from tests.conftest import MARKER, Home, RunCli
-from tests.oauth.conftest import REPO, files_containing, write_provider
-from tests.support.authserver import AuthServer, consent, enter_user_code, run_for_demo
-from tests.support.cli_flow import CliFlow
+from sigilforge.testing.authserver import AuthServer, consent, enter_user_code, run_for_demo
+from sigilforge.testing.cli import CliFlow, RunCli
+from sigilforge.testing.home import Home
+from sigilforge.testing.marker import MARKER, files_containing
+from sigilforge.testing.signin import write_provider
 
 
 def _works(server: AuthServer, token: str) -> bool:
@@ -197,8 +198,7 @@ def test_opens_the_browser_when_there_is_a_desktop(
     opener.write_text(
         f"#!{sys.executable}\n"
         "import sys\n"
-        f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from tests.support.authserver import consent\n"
+        "from sigilforge.testing.authserver import consent\n"
         "open(sys.argv[0] + '.log', 'w').write(sys.argv[1])\n"
         "consent(sys.argv[1])\n"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sigilforge.oauth.http import Http
-from tests.support.authserver import AuthServer
+from sigilforge.testing.authserver import AuthServer
 
 
 @pytest.mark.parametrize("var", ["HTTP_PROXY", "ALL_PROXY"])

@@ -8,9 +8,9 @@ import sys
 
 from sigilforge.broker import Broker
 from sigilforge.model import AddOptions
-from tests.conftest import Home
-from tests.oauth.conftest import sign_in
-from tests.support.authserver import AuthServer
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.home import Home
+from sigilforge.testing.signin import sign_in
 
 _PROBE = """
 import sys

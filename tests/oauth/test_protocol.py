@@ -22,9 +22,10 @@ from sigilforge.oauth.client import Client
 from sigilforge.oauth.discovery import Discovery
 from sigilforge.oauth.http import Http
 from sigilforge.providers import Provider
-from tests.conftest import MARKER, Home
-from tests.oauth.conftest import sign_in, write_provider
-from tests.support.authserver import AuthServer, consent
+from sigilforge.testing.authserver import AuthServer, consent
+from sigilforge.testing.home import Home
+from sigilforge.testing.marker import MARKER
+from sigilforge.testing.signin import sign_in, write_provider
 
 
 def test_rfc8414_discovery_when_there_is_no_oidc_document(

@@ -19,10 +19,12 @@ from sigilforge.errors import ProviderError, ReauthRequired
 from sigilforge.events import Event, ReauthNeeded, TokenRefreshed
 from sigilforge.model import AccountStatus, TokenSet
 from sigilforge.store import open_store
-from tests.conftest import MARKER, Home, RunCli
-from tests.oauth.conftest import files_containing, sign_in, write_provider
-from tests.oauth.hammer import hammer
-from tests.support.authserver import AuthServer
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.cli import RunCli
+from sigilforge.testing.hammer import hammer
+from sigilforge.testing.home import Home
+from sigilforge.testing.marker import MARKER, files_containing
+from sigilforge.testing.signin import sign_in, write_provider
 
 
 def _works(server: AuthServer, token: str) -> bool:

@@ -14,9 +14,10 @@ import pytest
 
 from sigilforge.broker import Broker
 from sigilforge.model import AccountStatus
-from tests.conftest import Home, run_cli_in
-from tests.oauth.conftest import sign_in, write_provider
-from tests.support.authserver import AuthServer
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.cli import run_cli_in
+from sigilforge.testing.home import Home
+from sigilforge.testing.signin import sign_in, write_provider
 
 
 def _expire(broker: Broker) -> None:

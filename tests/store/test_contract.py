@@ -12,7 +12,8 @@ from sigilforge.store import SecretKey, SecretKind, SecretStore
 from sigilforge.store.keyring import KeyringStore
 from sigilforge.store.memory import MemoryStore
 from sigilforge.store.secret_service import SecretServiceStore
-from tests.conftest import MARKER, Home
+from sigilforge.testing.home import Home
+from sigilforge.testing.marker import MARKER
 
 
 def _keyring_on_secret_service() -> KeyringStore:

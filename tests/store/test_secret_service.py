@@ -10,7 +10,7 @@ import pytest
 from sigilforge.errors import StoreLocked, StoreUnavailable
 from sigilforge.store import SecretKey, SecretKind, open_store
 from sigilforge.store.secret_service import SecretServiceStore
-from tests.conftest import Isolated
+from sigilforge.testing.home import Isolated
 
 KEY = SecretKey("openai", "work", SecretKind.API_KEY)
 
