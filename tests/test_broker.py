@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,12 +16,10 @@ from sigilforge import (
     AccountRemoved,
     AddOptions,
     Broker,
-    Config,
     Event,
     InvalidArgument,
     InvalidReference,
     NoSuchAccount,
-    ProviderError,
     StoreLocked,
 )
 from sigilforge.accounts import AccountStore
@@ -133,54 +130,6 @@ def test_locked_store_loses_nothing(tmp_path: Path) -> None:
     secrets.locked = False
     assert [a.key for a in broker.list_accounts()] == [("openai", "work")]
     assert broker.get_token("openai", "work").token == "k"
-
-
-def _fake_vals(tmp_path: Path, body: str) -> str:
-    script = tmp_path / "vals"
-    script.write_text("#!/bin/sh\n" + body)
-    script.chmod(0o755)
-    return str(script)
-
-
-def test_vals_references_are_off_unless_enabled(tmp_path: Path) -> None:
-    broker = Broker(
-        accounts=AccountStore(tmp_path / "a.json"), secrets=MemoryStore(), lock_dir=tmp_path
-    )
-    with pytest.raises(InvalidReference, match="enable_vals"):
-        broker.resolve("ref+echo://hello")
-
-
-def test_vals_reference_runs_vals_without_a_shell_and_caches(tmp_path: Path) -> None:
-    counter = tmp_path / "calls"
-    vals = _fake_vals(
-        tmp_path, f'echo x >> {counter}\n[ "$1" = get ] || exit 9\nprintf "%s\\n" "$2"\n'
-    )
-    config = Config(enable_vals=True, vals_path=vals, cache_ttl_secs=60)
-    broker = Broker(
-        accounts=AccountStore(tmp_path / "a.json"),
-        secrets=MemoryStore(),
-        config=config,
-        lock_dir=tmp_path,
-    )
-    ref = "ref+echo://a;b $(touch pwned)"
-    assert broker.resolve("vals:" + ref) == ref
-    assert broker.resolve(ref) == ref
-    assert counter.read_text().count("x") == 1, "the second call came from the cache"
-    assert not (Path(os.getcwd()) / "pwned").exists()
-
-
-def test_vals_failure_is_a_named_error_without_its_output(tmp_path: Path) -> None:
-    vals = _fake_vals(tmp_path, f'echo "{MARKER}" >&2\nexit 3\n')
-    config = Config(enable_vals=True, vals_path=vals)
-    broker = Broker(
-        accounts=AccountStore(tmp_path / "a.json"),
-        secrets=MemoryStore(),
-        config=config,
-        lock_dir=tmp_path,
-    )
-    with pytest.raises(ProviderError) as info:
-        broker.resolve("ref+vault://secret/x")
-    assert MARKER not in str(info.value)
 
 
 def test_accounts_json_has_no_secret_fields(broker: Broker, home: Home) -> None:
