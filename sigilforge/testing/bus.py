@@ -17,7 +17,7 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
   <type>session</type>
   <keep_umask/>
   <listen>unix:dir={listen}</listen>
-  <servicedir>{services}</servicedir>{standard}
+  <servicedir>{services}</servicedir>{session_dirs}
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow send_destination="*" eavesdrop="true"/>
@@ -32,8 +32,11 @@ class PrivateBus:
     """``with PrivateBus(root, env) as bus:`` sets ``env['DBUS_SESSION_BUS_ADDRESS']``.
 
     ``bus.services`` is the activation directory: drop ``*.service`` files there and call
-    ``bus.reload()``. ``standard_dirs=True`` also reads the per-user ones a desktop session
-    bus reads (``$XDG_DATA_HOME/dbus-1/services``, ...), as ``env`` names them.
+    ``bus.reload()``. ``standard_dirs=True`` also reads the ones a desktop session bus
+    reads (``$XDG_DATA_HOME/dbus-1/services``, each of ``$XDG_DATA_DIRS``), as ``env``
+    names them -- but never the host's own (``/usr/share/dbus-1/services``), which
+    ``<standard_session_servicedirs/>`` would add: a probe for the Secret Service could
+    then start the host's gnome-keyring, locked, in place of the test's.
     """
 
     def __init__(self, root: Path, env: dict[str, str], *, standard_dirs: bool = False) -> None:
@@ -55,7 +58,9 @@ class PrivateBus:
             _CONFIG.format(
                 listen=escape(str(sock_dir)),
                 services=escape(str(self.services)),
-                standard="\n  <standard_session_servicedirs/>" if self.standard_dirs else "",
+                session_dirs="".join(
+                    f"\n  <servicedir>{escape(d)}</servicedir>" for d in self._session_dirs()
+                ),
             )
         )
         read_fd, write_fd = os.pipe()
@@ -88,6 +93,13 @@ class PrivateBus:
         self.address = data.decode().strip()
         self.env["DBUS_SESSION_BUS_ADDRESS"] = self.address
         return self
+
+    def _session_dirs(self) -> list[str]:
+        if not self.standard_dirs:
+            return []
+        data_home = self.env.get("XDG_DATA_HOME") or f"{self.env['HOME']}/.local/share"
+        data_dirs = [d for d in self.env.get("XDG_DATA_DIRS", "").split(os.pathsep) if d]
+        return [f"{d}/dbus-1/services" for d in (data_home, *data_dirs)]
 
     @property
     def pid(self) -> int | None:

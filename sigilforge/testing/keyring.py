@@ -61,6 +61,8 @@ class HeadlessKeyring:
                 [
                     "busctl",
                     "--user",
+                    # Before our daemon owns the name, a probe must not start another.
+                    "--auto-start=no",
                     "get-property",
                     "org.freedesktop.secrets",
                     "/org/freedesktop/secrets/aliases/default",
