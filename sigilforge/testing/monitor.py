@@ -30,6 +30,7 @@ class Monitor:
         self.out = out
         self._env = env
         self._fh = out.open("w")
+        self._probes = 0
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             ["dbus-monitor", "--session", *RULES],
             env=env,
@@ -43,19 +44,28 @@ class Monitor:
             raise
 
     def _wait_listening(self, timeout: float) -> None:
+        # Signals sent before the monitor is in place are lost: probe until one shows.
+        if not self._probe(timeout):
+            raise RuntimeError("dbus-monitor did not start")
+
+    def _probe(self, timeout: float) -> bool:
+        """Send a probe signal of its own until the monitor prints it; False after
+        ``timeout``. The bus routes messages in order, so once it shows, whatever the bus
+        routed before it (a signal sent before a reply the caller has seen) is printed."""
+        self._probes += 1
+        path = f"/probe/{self._probes}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            # Signals sent before the monitor is in place are lost: probe until one shows.
             subprocess.run(
-                ["dbus-send", "--session", "--type=signal", "/probe", f"{INTERFACE}.Probe"],
+                ["dbus-send", "--session", "--type=signal", path, f"{INTERFACE}.Probe"],
                 env=self._env,
                 timeout=5,
                 check=False,
             )
-            if "member=Probe" in self.text():
-                return
+            if f"path={path};" in self.text():
+                return True
             time.sleep(0.05)
-        raise RuntimeError("dbus-monitor did not start")
+        return False
 
     def text(self) -> str:
         return self.out.read_text()
@@ -71,7 +81,9 @@ class Monitor:
 
     def stop(self) -> str:
         if self._proc is not None:
-            time.sleep(0.2)  # let the last signals arrive
+            # Not a fixed sleep: a loaded machine delivers the last signals later.
+            if self._proc.poll() is None:
+                self._probe(timeout=10)
             terminate(self._proc)
             self._proc = None
             self._fh.close()
