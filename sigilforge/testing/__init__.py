@@ -1,0 +1,1 @@
+"""Real-service rigs the tests (and a person trying things) start on loopback."""
