@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import grp
 import os
 import pwd
 import shutil
@@ -236,6 +237,7 @@ def _write_config(root: Path, server: DovecotServer, relay_port: int) -> None:
         _CONFIG.format(
             root=root,
             internal=internal,
+            group=grp.getgrgid(owner.pw_gid).gr_name,
             login=login,
             uid=owner.pw_uid,
             gid=owner.pw_gid,
@@ -259,7 +261,7 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 default_internal_user = {internal}
-default_internal_group = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 first_valid_uid = {uid}
 hostname = localhost
@@ -283,6 +285,10 @@ submission_relay_host = 127.0.0.1
 submission_relay_port = {relay}
 submission_relay_trusted = yes
 
+# chroot needs root; none of these is worth one in a loopback test rig.
+service anvil {{
+  chroot =
+}}
 service imap-login {{
   chroot =
   inet_listener imap {{

@@ -102,7 +102,8 @@ class _Session(socketserver.StreamRequestHandler):
             verb = line[:4].upper()
             if verb == "EHLO":
                 self._reply("250-127.0.0.1")
-                self._reply("250 8BITMIME")
+                self._reply("250-8BITMIME")
+                self._reply("250 ENHANCEDSTATUSCODES")
             elif verb == "HELO":
                 self._reply("250 127.0.0.1")
             elif line.upper().startswith("MAIL FROM:"):

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from sigilforge.testing import mail_clients
@@ -93,3 +94,18 @@ def test_mbsync_is_refused_with_a_token_that_is_not_active(
     assert not synced.ok
     assert mail_clients.fetched(tmp_path) == []
     assert "Provided token is not valid" in mail.log_text()
+
+
+def test_a_token_refused_once_revoked_shows_dovecot_caches_nothing(
+    mail: DovecotServer, auth_server: AuthServer, tmp_path: Path
+) -> None:
+    grant = auth_server.issue_grant(email=ALICE)
+    assert _send(mail, tmp_path, "xoauth2", grant["access_token"], "first").ok
+    revoked = httpx2.post(
+        f"{auth_server.issuer}/revoke",
+        data={"token": grant["refresh_token"], "client_id": auth_server.client_id},
+        timeout=10,
+    )
+    assert revoked.status_code == 200
+    assert not _send(mail, tmp_path, "xoauth2", grant["access_token"], "second").ok
+    assert [m["Subject"] for m in mail.messages(ALICE)] == ["first"]
