@@ -46,7 +46,8 @@ class DovecotServer:
     """``with DovecotServer(auth.issuer + "/introspect") as mail:`` -> ``mail.imap_port``.
 
     ``username_attribute`` names the introspection field that must equal the SASL user
-    (dovecot's default, ``email``, fits XOAUTH2's ``user=ADDRESS``).
+    (dovecot's default, ``email``, fits XOAUTH2's ``user=ADDRESS``). ``debug`` makes
+    dovecot log every auth step, tokens included, into the rig's own log.
     """
 
     introspection_url: str
@@ -70,17 +71,16 @@ class DovecotServer:
         self._root = Path(tempfile.mkdtemp(prefix="sigilforge-dovecot-", dir=self.parent))
         try:
             self._relay = LmtpRelay(0).start()
-            for attempt in range(_BIND_ATTEMPTS):
+            for _ in range(_BIND_ATTEMPTS):
                 try:
                     self._launch(binary)
                     return self
                 except _PortTaken:
-                    if attempt == _BIND_ATTEMPTS - 1:
-                        raise DovecotStartError(self._failure("ports kept being taken")) from None
+                    continue  # another process took a port first: new ports, once more
+            raise DovecotStartError(self._failure("ports kept being taken"))
         except BaseException:
             self.stop()
             raise
-        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         if self._proc is not None:
