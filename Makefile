@@ -16,6 +16,12 @@ all: test
 # The interop suite runs panva's oidc-provider on node (npm ci into build/interop).
 APT_PACKAGES += nodejs
 
+# The real clients of issue 10 and the servers they meet (sigilforge/testing): git over
+# smart HTTP; msmtp and mbsync (with the Cyrus SASL XOAUTH2 plugin) against a private
+# dovecot whose oauth2 passdb introspects tokens (submission relays to its LMTP).
+APT_PACKAGES += git msmtp isync libsasl2-modules-kdexoauth2 \
+	dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd
+
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

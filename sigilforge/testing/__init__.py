@@ -25,6 +25,12 @@ Rigs:
   waits on a sign-in, acting on its prompts.
 - ``hammer``: processes of concurrent callers asking for one token at once.
 - ``process``: stopping a helper process within a time limit.
+- ``dovecot``: ``DovecotServer``, a real dovecot (IMAP, submission, LMTP) whose
+  ``oauth2`` passdb checks tokens by RFC 7662 introspection at an ``AuthServer``;
+  ``lmtp_relay`` lets its submission service deliver without an outside relay.
+- ``git_http``: ``GitHttpServer``, ``git http-backend`` over loopback HTTP that takes only
+  an active token of the repository's owner as the Basic password.
+- ``mail_clients``: runs the real ``msmtp`` and ``mbsync`` against those servers.
 
 Helpers for tests:
 

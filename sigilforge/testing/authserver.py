@@ -19,6 +19,10 @@ Scripting, for the failure tests::
 Counters: ``token_requests(grant_type)``; ``refresh_tokens_seen`` lists every refresh
 token presented, in order. ``introspect(token)`` tells whether a token is active.
 
+Every grant belongs to an account (``username``/``email``, the server's defaults or
+``issue_grant(username=..., email=...)``); ``POST /introspect`` names it for an active
+token, so a resource server (dovecot's oauth2 passdb, the git rig) can check who it is.
+
 Usable outside pytest (the demo): ``run_for_demo(config_dir)`` starts one and names it
 in ``providers.toml``; ``consent(url)`` is the user;
 ``python -m sigilforge.testing.authserver [CONFIG_DIR [LIFETIME]]`` runs one until interrupted.
@@ -50,6 +54,8 @@ class _Grant:
 
     scope: str
     active: bool = True
+    username: str = "alice"
+    email: str = "alice@example.test"
 
 
 @dataclass
@@ -110,6 +116,9 @@ class AuthServer:
     # "approve" or "deny": what the headless user answers at /authorize.
     consent_answer: str = "approve"
     scopes_supported: tuple[str, ...] = ("openid", "profile", "email")
+    # The account every grant made through the protocol belongs to.
+    username: str = "alice"
+    email: str = "alice@example.test"
     refresh_tokens_seen: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -213,10 +222,16 @@ class AuthServer:
                     return True
         return False
 
-    def issue_grant(self, scope: str = "openid") -> dict[str, Any]:
+    def issue_grant(
+        self, scope: str = "openid", *, username: str | None = None, email: str | None = None
+    ) -> dict[str, Any]:
         """Tokens for a grant made out of band (tests that need an account quickly)."""
+        grant = _Grant(scope, username=username or self.username, email=email or self.email)
         with self._lock:
-            return self._issue(_Grant(scope), with_refresh=True)
+            return self._issue(grant, with_refresh=True)
+
+    def _grant(self, scope: str) -> _Grant:
+        return _Grant(scope, username=self.username, email=self.email)
 
     # -- the protocol ---------------------------------------------------------------------
 
@@ -323,7 +338,7 @@ class AuthServer:
         challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
         if challenge != code.challenge or form.get("redirect_uri") != code.redirect_uri:
             return 400, {"error": "invalid_grant", "error_description": "PKCE or redirect"}
-        return 200, self._issue(_Grant(code.scope), with_refresh=True)
+        return 200, self._issue(self._grant(code.scope), with_refresh=True)
 
     def _refresh_grant(self, form: dict[str, str]) -> tuple[int, Any]:
         token = self._tokens.get(form.get("refresh_token", ""))
@@ -360,7 +375,7 @@ class AuthServer:
         if dev.status == "done":
             return 400, {"error": "invalid_grant"}
         dev.status = "done"
-        return 200, self._issue(_Grant(dev.scope), with_refresh=True)
+        return 200, self._issue(self._grant(dev.scope), with_refresh=True)
 
     def _device_authorization(self, form: dict[str, str]) -> tuple[int, Any]:
         if form.get("client_id") != self.client_id and self.client_secret is None:
@@ -397,14 +412,29 @@ class AuthServer:
         return 200, ""
 
     def _introspect(self, form: dict[str, str]) -> tuple[int, Any]:
-        return 200, {"active": self.introspect(form.get("token", ""))}
+        with self._lock:
+            found = self._tokens.get(form.get("token", ""))
+            if found is None or not found.active(time.time()):
+                return 200, {"active": False}  # RFC 7662 2.2: nothing else about it
+            return 200, {
+                "active": True,
+                "token_type": "Bearer" if found.kind == "access" else "refresh_token",
+                "scope": found.grant.scope,
+                "client_id": self.client_id,
+                "username": found.grant.username,
+                "email": found.grant.email,
+                "sub": found.grant.username,
+                **({"exp": int(found.expires_at)} if found.expires_at is not None else {}),
+            }
 
     def _userinfo(self, auth_header: str) -> tuple[int, Any]:
         token = auth_header.removeprefix("Bearer ").strip()
         with self._lock:
             found = self._tokens.get(token)
             ok = found is not None and found.kind == "access" and found.active(time.time())
-        return (200, {"sub": "alice"}) if ok else (401, {"error": "invalid_token"})
+        if not ok or found is None:
+            return 401, {"error": "invalid_token"}
+        return 200, {"sub": found.grant.username, "email": found.grant.email}
 
 
 class _Server(http.server.ThreadingHTTPServer):

@@ -1,0 +1,1 @@
+"""Real clients (git, msmtp, mbsync) against the rigs in sigilforge.testing."""
