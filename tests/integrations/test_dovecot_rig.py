@@ -15,7 +15,7 @@ import pytest
 
 from sigilforge.testing import mail_clients
 from sigilforge.testing.dovecot import DovecotServer
-from tests.support.authserver import AuthServer
+from sigilforge.testing.authserver import AuthServer
 
 ALICE = "alice@example.test"
 

@@ -15,7 +15,7 @@ import httpx2
 import pytest
 
 from sigilforge.testing.git_http import GitHttpServer, git_client_env
-from tests.support.authserver import AuthServer
+from sigilforge.testing.authserver import AuthServer
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
