@@ -14,8 +14,8 @@ import httpx2
 import pytest
 
 from sigilforge.testing import mail_clients
-from sigilforge.testing.dovecot import DovecotServer
 from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.dovecot import DovecotServer
 
 ALICE = "alice@example.test"
 

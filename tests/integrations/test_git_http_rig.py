@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from sigilforge.testing.git_http import GitHttpServer, git_client_env
 from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.git_http import GitHttpServer, git_client_env
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
