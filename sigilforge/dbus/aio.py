@@ -20,18 +20,25 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from sigilforge.dbus.errors import Unreachable, error_from_reply
-from sigilforge.dbus.names import BUS_NAME, INTERFACE, OBJECT_PATH, REQUEST_INTERFACE, request_path
+from sigilforge.dbus.names import (
+    BUS_NAME,
+    CALL_TIMEOUT,
+    DBUS_INTERFACE,
+    DBUS_NAME,
+    DBUS_PATH,
+    INTERFACE,
+    OBJECT_PATH,
+    PROPERTIES_INTERFACE,
+    REQUEST_INTERFACE,
+    request_path,
+)
 from sigilforge.dbus.options import options_to_wire
-from sigilforge.dbus.wire import account_from_wire
-from sigilforge.errors import Cancelled, SigilforgeError, Timeout
+from sigilforge.dbus.wire import account_from_wire, response_from_wire
+from sigilforge.errors import SigilforgeError, Timeout
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
-from sigilforge.model import AccessToken, Account, AccountKind, AddOptions
+from sigilforge.model import AccessToken, Account, AddOptions
 
 __all__ = ["AsyncClient", "AsyncRequest"]
-
-CALL_TIMEOUT = 60.0
-
-_DBUS = "org.freedesktop.DBus"
 
 
 class AsyncRequest:
@@ -46,15 +53,12 @@ class AsyncRequest:
     def _settle(self, code: int, results: dict[str, Variant]) -> None:
         if self._future.done():
             return
-        values = {k: v.value for k, v in results.items()}
-        if code == 0:
-            kind = AccountKind(values.get("kind", AccountKind.API_KEY.value))
-            self._future.set_result(Account(values["service"], values["account"], kind))
-            return
-        error = error_from_reply(str(values.get("error", "")), str(values.get("message", "")))
-        if code == 1 and not isinstance(error, Cancelled):
-            error = Cancelled(error.message)
-        self._future.set_exception(error)
+        try:
+            account = response_from_wire(code, {k: v.value for k, v in results.items()})
+        except SigilforgeError as error:
+            self._future.set_exception(error)
+        else:
+            self._future.set_result(account)
 
     def _fail(self, error: SigilforgeError) -> None:
         if not self._future.done():
@@ -147,7 +151,7 @@ class AsyncClient:
 
     async def version(self) -> str:
         (value,) = await self._call(
-            "Get", "ss", [INTERFACE, "Version"], interface="org.freedesktop.DBus.Properties"
+            "Get", "ss", [INTERFACE, "Version"], interface=PROPERTIES_INTERFACE
         )
         return str(value.value)
 
@@ -182,9 +186,9 @@ class AsyncClient:
             "AddMatch",
             "s",
             [rule],
-            path="/org/freedesktop/DBus",
-            interface=_DBUS,
-            destination=_DBUS,
+            path=DBUS_PATH,
+            interface=DBUS_INTERFACE,
+            destination=DBUS_NAME,
         )
 
     # -- signals -------------------------------------------------------------------------

@@ -1,0 +1,28 @@
+"""The files under ``data/`` that the code reads too: the interface XML and the
+templates of the activation file and the systemd user unit.
+
+There is one copy of each, in ``data/`` at the top of the tree (where meson installs them
+from). A wheel carries them as ``sigilforge/_data`` (hatch ``force-include``; meson
+installs the same files there); a source checkout or an editable install reads ``data/``
+itself.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["DBUS_SERVICE", "INTERFACE_XML", "SYSTEMD_UNIT", "read"]
+
+INTERFACE_XML = "dbus-1/interfaces/org.sigilforge.Broker1.xml"
+DBUS_SERVICE = "dbus-1/services/org.sigilforge.Broker1.service.in"
+SYSTEMD_UNIT = "systemd/sigilforge.service.in"
+
+
+def read(name: str) -> str:
+    """The text of ``name``, a path relative to ``data/``."""
+    packaged = resources.files("sigilforge").joinpath("_data", *name.split("/"))
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    source = Path(__file__).resolve().parents[2] / "data" / name
+    return source.read_text(encoding="utf-8")
