@@ -136,16 +136,15 @@ class BlockingClient:
 
     def remove_account(self, service: str, account: str) -> Removal:
         # RemoveAccount returns nothing; the account as it was is read first for the
-        # caller's report (the daemon logs what revocation did). One the listing does
-        # not show does not exist: the broker's own answer says so, in its words.
+        # caller's report (the daemon logs what revocation did). For one the listing
+        # does not show, the broker's answer is the error (NoSuchAccount, InvalidArgument).
         from sigilforge.model import Removal
 
         found = [a for a in self.list_accounts() if a.key == (service, account)]
-        if not found:
-            from sigilforge.errors import NoSuchAccount
-
-            raise NoSuchAccount(f"no account {service}/{account}")
         self._call("RemoveAccount", "ss", service, account)
+        if not found:
+            # It was added between the two calls: removed, but there is no true report.
+            raise SigilforgeError(f"{service}/{account} appeared while being removed; it is gone")
         return Removal(found[0])
 
     def add_account(

@@ -4,12 +4,11 @@ templates of the activation file and the systemd user unit.
 There is one copy of each, in ``data/`` at the top of the tree (where meson installs them
 from). A wheel carries them as ``sigilforge/_data`` (hatch ``force-include``; meson
 installs the same files there); a source checkout or an editable install reads ``data/``
-itself.
+itself. A package that is not plain files is read through ``importlib.resources``.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 __all__ = ["DBUS_SERVICE", "INTERFACE_XML", "SYSTEMD_UNIT", "read"]
@@ -21,8 +20,13 @@ SYSTEMD_UNIT = "systemd/sigilforge.service.in"
 
 def read(name: str) -> str:
     """The text of ``name``, a path relative to ``data/``."""
-    packaged = resources.files("sigilforge").joinpath("_data", *name.split("/"))
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    source = Path(__file__).resolve().parents[2] / "data" / name
-    return source.read_text(encoding="utf-8")
+    package = Path(__file__).resolve().parents[1]
+    # Path arithmetic first: for a package on disk it is what importlib.resources
+    # answers, without importing it (a few ms, on every activation of the daemon).
+    for base in (package / "_data", package.parent / "data"):
+        path = base / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    from importlib import resources  # a package that is not plain files (a zip, say)
+
+    return resources.files("sigilforge").joinpath("_data", *name.split("/")).read_text("utf-8")
