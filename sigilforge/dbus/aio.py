@@ -7,6 +7,9 @@ the broker's signals back into ``sigilforge.events`` objects::
     token = await client.get_token("github", "personal")
     request = await client.add_account("openai", "work", AddOptions(api_key=key))
     account = await request.result()
+
+Private, like every name ``sigilforge/__init__`` does not export: its API may change
+(the tests use it; library users have ``sigilforge.Broker``).
 """
 
 from __future__ import annotations
