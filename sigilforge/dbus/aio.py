@@ -23,6 +23,7 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from sigilforge.dbus.errors import Unreachable, error_from_reply
+from sigilforge.dbus.interface import members
 from sigilforge.dbus.names import (
     BUS_NAME,
     CALL_TIMEOUT,
@@ -74,7 +75,10 @@ class AsyncRequest:
             raise Timeout("still waiting for the flow to finish") from None
 
     async def cancel(self) -> None:
-        await self._client._call("Cancel", "", [], path=self.handle, interface=REQUEST_INTERFACE)
+        signature = members(REQUEST_INTERFACE)["Cancel"].in_signature
+        await self._client._call(
+            "Cancel", signature, [], path=self.handle, interface=REQUEST_INTERFACE
+        )
 
 
 class AsyncClient:
@@ -131,25 +135,29 @@ class AsyncClient:
             raise error_from_reply(reply.error_name or "", text)
         return list(reply.body)
 
+    async def _broker_call(self, member: str, body: list[Any]) -> list[Any]:
+        """A method of our interface, typed as the shipped XML says."""
+        return await self._call(member, members(INTERFACE)[member].in_signature, body)
+
     # -- the API -------------------------------------------------------------------------
 
     async def get_token(self, service: str, account: str) -> AccessToken:
-        token, expires_at = await self._call("GetToken", "ss", [service, account])
+        token, expires_at = await self._broker_call("GetToken", [service, account])
         return AccessToken(token, expires_at or None)
 
     async def refresh_token(self, service: str, account: str) -> AccessToken:
-        token, expires_at = await self._call("RefreshToken", "ss", [service, account])
+        token, expires_at = await self._broker_call("RefreshToken", [service, account])
         return AccessToken(token, expires_at or None)
 
     async def list_accounts(self) -> list[Account]:
-        (rows,) = await self._call("ListAccounts", "", [])
+        (rows,) = await self._broker_call("ListAccounts", [])
         return [account_from_wire({k: v.value for k, v in row.items()}) for row in rows]
 
     async def remove_account(self, service: str, account: str) -> None:
-        await self._call("RemoveAccount", "ss", [service, account])
+        await self._broker_call("RemoveAccount", [service, account])
 
     async def resolve(self, reference: str) -> str:
-        (value,) = await self._call("Resolve", "s", [reference])
+        (value,) = await self._broker_call("Resolve", [reference])
         return str(value)
 
     async def version(self) -> str:
@@ -174,7 +182,7 @@ class AsyncClient:
         request = AsyncRequest(self, path, {})
         self._requests[path] = request
         try:
-            handle, prompt = await self._call("AddAccount", "ssa{sv}", [service, account, wire])
+            handle, prompt = await self._broker_call("AddAccount", [service, account, wire])
         except BaseException:
             self._requests.pop(path, None)
             raise
