@@ -1,7 +1,7 @@
 """The D-Bus activation file and the systemd user unit, for distro and pip installs.
 
-The templates are the ones shipped in ``data/`` (meson fills ``@bindir@`` for a distro
-install; a test keeps the copies here equal to those files). ``install_user`` writes
+The templates are the packaged files of ``data/`` (meson fills ``@bindir@`` from the same
+files for a distro install). ``install_user`` writes
 them for a pip/pipx install, with ``Exec=`` pointing at the ``sigilforge-daemon`` that
 belongs to this very installation.
 """
@@ -14,41 +14,27 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sigilforge.dbus import shipped
 from sigilforge.dbus.names import BUS_NAME
 from sigilforge.errors import InvalidArgument
 
 __all__ = [
-    "DBUS_SERVICE_TEMPLATE",
-    "SYSTEMD_UNIT_TEMPLATE",
     "UserFiles",
+    "dbus_service_template",
     "find_daemon",
     "install_user",
+    "systemd_unit_template",
     "uninstall_user",
     "user_files",
 ]
 
-DBUS_SERVICE_TEMPLATE = f"""\
-# D-Bus activation: the first call to {BUS_NAME} starts the broker.
-# Under systemd the user manager starts sigilforge.service instead of Exec=.
-[D-BUS Service]
-Name={BUS_NAME}
-Exec=@bindir@/sigilforge-daemon
-SystemdService=sigilforge.service
-"""
 
-SYSTEMD_UNIT_TEMPLATE = f"""\
-[Unit]
-Description=Sigilforge credential broker ({BUS_NAME})
+def dbus_service_template() -> str:
+    return shipped.read(shipped.DBUS_SERVICE)
 
-[Service]
-Type=dbus
-BusName={BUS_NAME}
-ExecStart=@bindir@/sigilforge-daemon
-# No Restart=: the daemon exits when idle and D-Bus starts it again on the next call.
-# Sandboxing that needs mount namespaces (PrivateTmp=, ProtectHome=) is left out: user
-# managers without unprivileged user namespaces would refuse to start the unit.
-NoNewPrivileges=yes
-"""
+
+def systemd_unit_template() -> str:
+    return shipped.read(shipped.SYSTEMD_UNIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +78,8 @@ def install_user(daemon: Path | None = None) -> UserFiles:
     daemon = daemon or find_daemon()
     files = user_files()
     for path, template in (
-        (files.dbus_service, DBUS_SERVICE_TEMPLATE),
-        (files.systemd_unit, SYSTEMD_UNIT_TEMPLATE),
+        (files.dbus_service, dbus_service_template()),
+        (files.systemd_unit, systemd_unit_template()),
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

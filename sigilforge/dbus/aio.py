@@ -7,6 +7,9 @@ the broker's signals back into ``sigilforge.events`` objects::
     token = await client.get_token("github", "personal")
     request = await client.add_account("openai", "work", AddOptions(api_key=key))
     account = await request.result()
+
+Private, like every name ``sigilforge/__init__`` does not export: its API may change
+(the tests use it; library users have ``sigilforge.Broker``).
 """
 
 from __future__ import annotations
@@ -20,18 +23,26 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from sigilforge.dbus.errors import Unreachable, error_from_reply
-from sigilforge.dbus.names import BUS_NAME, INTERFACE, OBJECT_PATH, REQUEST_INTERFACE, request_path
+from sigilforge.dbus.interface import members
+from sigilforge.dbus.names import (
+    BUS_NAME,
+    CALL_TIMEOUT,
+    DBUS_INTERFACE,
+    DBUS_NAME,
+    DBUS_PATH,
+    INTERFACE,
+    OBJECT_PATH,
+    PROPERTIES_INTERFACE,
+    REQUEST_INTERFACE,
+    request_path,
+)
 from sigilforge.dbus.options import options_to_wire
-from sigilforge.dbus.wire import account_from_wire
-from sigilforge.errors import Cancelled, SigilforgeError, Timeout
+from sigilforge.dbus.wire import account_from_wire, response_from_wire
+from sigilforge.errors import SigilforgeError, Timeout
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
-from sigilforge.model import AccessToken, Account, AccountKind, AddOptions
+from sigilforge.model import AccessToken, Account, AddOptions
 
 __all__ = ["AsyncClient", "AsyncRequest"]
-
-CALL_TIMEOUT = 60.0
-
-_DBUS = "org.freedesktop.DBus"
 
 
 class AsyncRequest:
@@ -46,15 +57,12 @@ class AsyncRequest:
     def _settle(self, code: int, results: dict[str, Variant]) -> None:
         if self._future.done():
             return
-        values = {k: v.value for k, v in results.items()}
-        if code == 0:
-            kind = AccountKind(values.get("kind", AccountKind.API_KEY.value))
-            self._future.set_result(Account(values["service"], values["account"], kind))
-            return
-        error = error_from_reply(str(values.get("error", "")), str(values.get("message", "")))
-        if code == 1 and not isinstance(error, Cancelled):
-            error = Cancelled(error.message)
-        self._future.set_exception(error)
+        try:
+            account = response_from_wire(code, {k: v.value for k, v in results.items()})
+        except SigilforgeError as error:
+            self._future.set_exception(error)
+        else:
+            self._future.set_result(account)
 
     def _fail(self, error: SigilforgeError) -> None:
         if not self._future.done():
@@ -67,7 +75,10 @@ class AsyncRequest:
             raise Timeout("still waiting for the flow to finish") from None
 
     async def cancel(self) -> None:
-        await self._client._call("Cancel", "", [], path=self.handle, interface=REQUEST_INTERFACE)
+        signature = members(REQUEST_INTERFACE)["Cancel"].in_signature
+        await self._client._call(
+            "Cancel", signature, [], path=self.handle, interface=REQUEST_INTERFACE
+        )
 
 
 class AsyncClient:
@@ -124,30 +135,34 @@ class AsyncClient:
             raise error_from_reply(reply.error_name or "", text)
         return list(reply.body)
 
+    async def _broker_call(self, member: str, body: list[Any]) -> list[Any]:
+        """A method of our interface, typed as the shipped XML says."""
+        return await self._call(member, members(INTERFACE)[member].in_signature, body)
+
     # -- the API -------------------------------------------------------------------------
 
     async def get_token(self, service: str, account: str) -> AccessToken:
-        token, expires_at = await self._call("GetToken", "ss", [service, account])
+        token, expires_at = await self._broker_call("GetToken", [service, account])
         return AccessToken(token, expires_at or None)
 
     async def refresh_token(self, service: str, account: str) -> AccessToken:
-        token, expires_at = await self._call("RefreshToken", "ss", [service, account])
+        token, expires_at = await self._broker_call("RefreshToken", [service, account])
         return AccessToken(token, expires_at or None)
 
     async def list_accounts(self) -> list[Account]:
-        (rows,) = await self._call("ListAccounts", "", [])
+        (rows,) = await self._broker_call("ListAccounts", [])
         return [account_from_wire({k: v.value for k, v in row.items()}) for row in rows]
 
     async def remove_account(self, service: str, account: str) -> None:
-        await self._call("RemoveAccount", "ss", [service, account])
+        await self._broker_call("RemoveAccount", [service, account])
 
     async def resolve(self, reference: str) -> str:
-        (value,) = await self._call("Resolve", "s", [reference])
+        (value,) = await self._broker_call("Resolve", [reference])
         return str(value)
 
     async def version(self) -> str:
         (value,) = await self._call(
-            "Get", "ss", [INTERFACE, "Version"], interface="org.freedesktop.DBus.Properties"
+            "Get", "ss", [INTERFACE, "Version"], interface=PROPERTIES_INTERFACE
         )
         return str(value.value)
 
@@ -167,7 +182,7 @@ class AsyncClient:
         request = AsyncRequest(self, path, {})
         self._requests[path] = request
         try:
-            handle, prompt = await self._call("AddAccount", "ssa{sv}", [service, account, wire])
+            handle, prompt = await self._broker_call("AddAccount", [service, account, wire])
         except BaseException:
             self._requests.pop(path, None)
             raise
@@ -182,9 +197,9 @@ class AsyncClient:
             "AddMatch",
             "s",
             [rule],
-            path="/org/freedesktop/DBus",
-            interface=_DBUS,
-            destination=_DBUS,
+            path=DBUS_PATH,
+            interface=DBUS_INTERFACE,
+            destination=DBUS_NAME,
         )
 
     # -- signals -------------------------------------------------------------------------

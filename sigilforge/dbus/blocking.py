@@ -20,8 +20,16 @@ from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.low_level import HeaderFields, Message
 
 from sigilforge.dbus.errors import Unreachable, error_from_reply
-from sigilforge.dbus.names import BUS_NAME, INTERFACE, OBJECT_PATH, REQUEST_INTERFACE, request_path
-from sigilforge.errors import SigilforgeError, Timeout, error_for_code
+from sigilforge.dbus.names import (
+    BUS_NAME,
+    CALL_TIMEOUT,
+    INTERFACE,
+    OBJECT_PATH,
+    PEER_INTERFACE,
+    REQUEST_INTERFACE,
+    request_path,
+)
+from sigilforge.errors import SigilforgeError, Timeout
 
 # The model (dataclasses) and friends load when a method needs them: ``call_once``, the
 # CLI's get-token path, needs none of it.
@@ -31,9 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BlockingClient"]
 
-# Long enough for activation plus a token refresh over a slow network, short enough
-# that a wedged daemon does not hang a script forever.
-CALL_TIMEOUT = 60.0
 _FLOW_WAIT = 900.0
 
 _BROKER = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
@@ -94,7 +99,7 @@ class BlockingClient:
     def ping(self) -> None:
         """Make sure a broker answers (starting it if need be), else ``Unreachable``."""
         msg = new_method_call(
-            DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface="org.freedesktop.DBus.Peer"),
+            DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=PEER_INTERFACE),
             "Ping",
         )
         try:
@@ -131,13 +136,16 @@ class BlockingClient:
 
     def remove_account(self, service: str, account: str) -> Removal:
         # RemoveAccount returns nothing; the account as it was is read first for the
-        # caller's report (the daemon logs what revocation did).
-        from sigilforge.model import Account, AccountKind, Removal
+        # caller's report (the daemon logs what revocation did). For one the listing
+        # does not show, the broker's answer is the error (NoSuchAccount, InvalidArgument).
+        from sigilforge.model import Removal
 
         found = [a for a in self.list_accounts() if a.key == (service, account)]
         self._call("RemoveAccount", "ss", service, account)
-        acc = found[0] if found else Account(service, account, AccountKind.API_KEY)
-        return Removal(acc)
+        if not found:
+            # It was added between the two calls: removed, but there is no true report.
+            raise SigilforgeError(f"{service}/{account} appeared while being removed; it is gone")
+        return Removal(found[0])
 
     def add_account(
         self, service: str, account: str, options: AddOptions | None = None
@@ -203,19 +211,11 @@ class BlockingClient:
 
 
 def _settle(pending: Pending[Account], code: int, results: Mapping[str, Any]) -> None:
-    from sigilforge.model import Account, AccountKind
+    from sigilforge.dbus.wire import response_from_wire
 
-    values = {k: v[1] for k, v in results.items()}
-    if code == 0:
-        pending.set_result(
-            Account(
-                str(values["service"]),
-                str(values["account"]),
-                AccountKind(values.get("kind", AccountKind.API_KEY.value)),
-            )
-        )
-        return
-    error = error_from_reply(str(values.get("error", "")), str(values.get("message", "")))
-    if code == 1 and error.code == "Failed":
-        error = error_for_code("Cancelled")(str(values.get("message", "cancelled")))
-    pending.set_exception(error)
+    try:
+        account = response_from_wire(code, {k: v[1] for k, v in results.items()})
+    except SigilforgeError as error:
+        pending.set_exception(error)
+    else:
+        pending.set_result(account)

@@ -6,10 +6,16 @@ import re
 
 __all__ = [
     "BUS_NAME",
+    "CALL_TIMEOUT",
+    "DBUS_INTERFACE",
+    "DBUS_NAME",
+    "DBUS_PATH",
     "ERROR_PREFIX",
     "INTERFACE",
     "INVALID_ARGS",
     "OBJECT_PATH",
+    "PEER_INTERFACE",
+    "PROPERTIES_INTERFACE",
     "REQUEST_INTERFACE",
     "REQUEST_ROOT",
     "request_path",
@@ -21,6 +27,17 @@ OBJECT_PATH = "/org/sigilforge/Broker1"
 ERROR_PREFIX = "org.sigilforge.Broker1.Error."
 # The one standard error we use: freedesktop clients already know what it means.
 INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+
+# The message bus itself and the standard interfaces every object has.
+DBUS_NAME = "org.freedesktop.DBus"
+DBUS_PATH = "/org/freedesktop/DBus"
+DBUS_INTERFACE = "org.freedesktop.DBus"
+PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+PEER_INTERFACE = "org.freedesktop.DBus.Peer"
+
+# How long a client waits for a reply: long enough for activation plus a token refresh
+# over a slow network, short enough that a wedged daemon does not hang a script forever.
+CALL_TIMEOUT = 60.0
 
 # AddAccount hands back a Request object here (the xdg-desktop-portal pattern).
 REQUEST_INTERFACE = "org.sigilforge.Broker1.Request"

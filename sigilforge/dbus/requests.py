@@ -10,30 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import enum
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbus_fast import DBusError, Message, MessageType, Variant
 from dbus_fast import introspection as intr
-from dbus_fast.annotations import DBusSignature
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
 from sigilforge.dbus.errors import describe_unexpected, reply_for
-from sigilforge.dbus.names import REQUEST_INTERFACE, REQUEST_ROOT, request_path, valid_handle_token
-from sigilforge.errors import AccessDenied, Cancelled, InvalidArgument, SigilforgeError
+from sigilforge.dbus.interface import annotate, members
+from sigilforge.dbus.names import (
+    DBUS_INTERFACE,
+    DBUS_NAME,
+    DBUS_PATH,
+    REQUEST_INTERFACE,
+    REQUEST_ROOT,
+    request_path,
+    valid_handle_token,
+)
+from sigilforge.dbus.wire import response_to_wire
+from sigilforge.errors import AccessDenied, InvalidArgument, SigilforgeError
 from sigilforge.model import Account
 from sigilforge.pending import Pending
 
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
 
-# A method without out-arguments (a bare "None" would read as a missing signature).
-NoReply = Annotated[None, DBusSignature("")]
-
-__all__ = ["CALLER", "Requests", "ResponseCode"]
+__all__ = ["CALLER", "Requests"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +46,6 @@ log = logging.getLogger(__name__)
 # it just before dbus-fast runs the method (a task copies the context when created), so
 # every call sees its own caller.
 CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("sigilforge_caller", default="")
-
-_BUS = "org.freedesktop.DBus"
-
-
-class ResponseCode(enum.IntEnum):
-    SUCCESS = 0
-    CANCELLED = 1
-    FAILED = 2
 
 
 class _Toucher(Protocol):
@@ -62,21 +59,23 @@ class RequestObject(ServiceInterface):
         self._path = path
 
     def introspect(self) -> intr.Interface:
+        # dbus-fast leaves signal arguments unnamed; the names are the XML's.
         interface = super().introspect()
+        spec = members(REQUEST_INTERFACE)
         for signal in interface.signals:
-            for arg, name in zip(signal.args, ("response", "results"), strict=True):
-                arg.name = name
+            for arg, xml_arg in zip(signal.args, spec[signal.name].out_args, strict=True):
+                arg.name = xml_arg.name
         return interface
 
     @dbus_method(name="Cancel")
-    def cancel(self) -> NoReply:
+    @annotate(REQUEST_INTERFACE, "Cancel")
+    def cancel(self) -> None:
         self._requests.cancel(self._path, CALLER.get())
 
     @dbus_signal(name="Response")
-    def response(
-        self, code: int, results: dict[str, Variant]
-    ) -> Annotated[list[Any], DBusSignature("ua{sv}")]:
-        return [code, results]
+    @annotate(REQUEST_INTERFACE, "Response")
+    def response(self, response: int, results: dict[str, Variant]) -> list[Any]:
+        return [response, results]
 
 
 @dataclass
@@ -165,7 +164,7 @@ class Requests:
         if (
             msg.message_type is MessageType.SIGNAL
             and msg.member == "NameOwnerChanged"
-            and msg.sender == _BUS
+            and msg.sender == DBUS_NAME
             and len(msg.body) == 3
             and msg.body[0] in self._watched
             and not msg.body[2]
@@ -193,9 +192,9 @@ class Requests:
 
     async def _call_bus(self, member: str, arg: str) -> Message | None:
         msg = Message(
-            destination=_BUS,
-            path="/org/freedesktop/DBus",
-            interface=_BUS,
+            destination=DBUS_NAME,
+            path=DBUS_PATH,
+            interface=DBUS_INTERFACE,
             member=member,
             signature="s",
             body=[arg],
@@ -209,26 +208,16 @@ class Requests:
 
 def _response(pending: Pending[Account]) -> tuple[int, dict[str, Variant]]:
     exc = pending.exception()
-    if exc is None:
-        acc = pending.result(0)
-        return ResponseCode.SUCCESS, {
-            "service": Variant("s", acc.service),
-            "account": Variant("s", acc.account),
-            "kind": Variant("s", acc.kind.value),
-        }
-    name, message = reply_for(exc)
-    if isinstance(exc, Cancelled):
-        code = ResponseCode.CANCELLED
-    else:
-        if not isinstance(exc, SigilforgeError):
-            log.error("add-account flow failed unexpectedly: %s", describe_unexpected(exc))
-        code = ResponseCode.FAILED
-    return code, {"error": Variant("s", name), "message": Variant("s", message)}
+    if exc is not None and not isinstance(exc, SigilforgeError):
+        log.error("add-account flow failed unexpectedly: %s", describe_unexpected(exc))
+    code, results = response_to_wire(pending.result(0) if exc is None else exc)
+    return code, {name: Variant(sig, value) for name, (sig, value) in results.items()}
 
 
 def _owner_rule(name: str) -> str:
     return (
-        f"type='signal',sender='{_BUS}',interface='{_BUS}',member='NameOwnerChanged',arg0='{name}'"
+        f"type='signal',sender='{DBUS_NAME}',interface='{DBUS_INTERFACE}',"
+        f"member='NameOwnerChanged',arg0='{name}'"
     )
 
 

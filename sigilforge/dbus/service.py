@@ -19,16 +19,16 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from dbus_fast import DBusError, Message, MessageType, Variant
 from dbus_fast import introspection as intr
-from dbus_fast.annotations import DBusSignature, DBusStr
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from sigilforge._version import __version__
 from sigilforge.dbus.errors import describe_unexpected, reply_for
+from sigilforge.dbus.interface import annotate, members, property_spec
 from sigilforge.dbus.names import INTERFACE, INVALID_ARGS, OBJECT_PATH
 from sigilforge.dbus.options import parse_add_options
 from sigilforge.dbus.requests import CALLER, Requests
@@ -39,47 +39,58 @@ from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded,
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
 
-    from sigilforge.broker import Broker
+    from sigilforge.model import AccessToken, Account, AddOptions, Removal
+    from sigilforge.pending import Pending
 
-# A method without out-arguments (a bare "None" would read as a missing signature).
-NoReply = Annotated[None, DBusSignature("")]
-
-__all__ = ["METHOD_SIGNATURES", "Activity", "BrokerInterface"]
+__all__ = ["Activity", "BrokerInterface", "BrokerPort"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# In-signatures of our methods: a call with the right name and other types is a caller's
-# type error, answered with InvalidArgs rather than dbus-fast's UnknownMethod.
-METHOD_SIGNATURES = {
-    "GetToken": "ss",
-    "RefreshToken": "ss",
-    "ListAccounts": "",
-    "AddAccount": "ssa{sv}",
-    "RemoveAccount": "ss",
-    "Resolve": "s",
-}
 
-# dbus-fast names in-arguments after the Python parameters but leaves out-arguments and
-# signal arguments unnamed; the names below are the ones in the shipped interface XML,
-# so busctl and d-feet show what each value is.
-_OUT_ARG_NAMES = {
-    "GetToken": ("token", "expires_at"),
-    "RefreshToken": ("token", "expires_at"),
-    "ListAccounts": ("accounts",),
-    "AddAccount": ("handle", "prompt"),
-    "Resolve": ("value",),
-}
-_SIGNAL_ARG_NAMES = {
-    "TokenRefreshed": ("service", "account", "expires_at"),
-    "AccountAdded": ("service", "account"),
-    "AccountRemoved": ("service", "account"),
-    "ReauthRequired": ("service", "account", "reason"),
-}
-_CONST = {"org.freedesktop.DBus.Property.EmitsChangedSignal": "const"}
+class BrokerPort(Protocol):
+    """What this adapter calls on the broker, and nothing else: ``Broker`` satisfies it,
+    and so must any stand-in (the tests' scripted broker is checked against it)."""
 
-TokenReply = Annotated[list[Any], DBusSignature("sx")]
+    def cached_token(self, service: str, account: str) -> AccessToken | None: ...
+    def get_token(self, service: str, account: str) -> AccessToken: ...
+    def refresh_token(self, service: str, account: str) -> AccessToken: ...
+    def list_accounts(self) -> list[Account]: ...
+    def add_account(
+        self, service: str, account: str, options: AddOptions | None = None
+    ) -> Pending[Account]: ...
+    def remove_account(self, service: str, account: str) -> Removal: ...
+    def resolve(self, reference: str) -> str: ...
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]: ...
+
+
+def _method(name: str) -> Callable[[Callable[..., Any]], Any]:
+    """``dbus_method`` with the types of the shipped XML."""
+
+    def apply(fn: Callable[..., Any]) -> Any:
+        return dbus_method(name=name)(annotate(INTERFACE, name)(fn))
+
+    return apply
+
+
+def _signal(name: str) -> Callable[[Callable[..., Any]], Any]:
+    """``dbus_signal`` with the types of the shipped XML."""
+
+    def apply(fn: Callable[..., Any]) -> Any:
+        return dbus_signal(name=name)(annotate(INTERFACE, name)(fn))
+
+    return apply
+
+
+def _read_only_property(name: str) -> Callable[[Callable[..., Any]], Any]:
+    """``dbus_property`` with the type of the shipped XML."""
+
+    def apply(fn: Callable[..., Any]) -> Any:
+        fn.__annotations__ = {"return": property_spec(INTERFACE, name)[0]}
+        return dbus_property(name=name, access=PropertyAccess.READ)(fn)
+
+    return apply
 
 
 class Activity:
@@ -103,7 +114,7 @@ class BrokerInterface(ServiceInterface):
     def __init__(self, executor: Executor) -> None:
         super().__init__(INTERFACE)
         self._executor = executor
-        self._broker: Broker | None = None
+        self._broker: BrokerPort | None = None
         self._ready = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._requests: Requests | None = None
@@ -111,15 +122,17 @@ class BrokerInterface(ServiceInterface):
         self.activity = Activity()
 
     def introspect(self) -> intr.Interface:
+        # dbus-fast names in-arguments only; the rest of the names come from the XML.
         interface = super().introspect()
+        spec = members(INTERFACE)
         for method in interface.methods:
-            for arg, name in zip(method.out_args, _OUT_ARG_NAMES.get(method.name, ()), strict=True):
-                arg.name = name
+            for arg, xml_arg in zip(method.out_args, spec[method.name].out_args, strict=True):
+                arg.name = xml_arg.name
         for signal in interface.signals:
-            for arg, name in zip(signal.args, _SIGNAL_ARG_NAMES[signal.name], strict=True):
-                arg.name = name
+            for arg, xml_arg in zip(signal.args, spec[signal.name].out_args, strict=True):
+                arg.name = xml_arg.name
         for prop in interface.properties:
-            prop.annotations.update(_CONST)  # Version never changes while we run
+            prop.annotations.update(property_spec(INTERFACE, prop.name)[1])
         return interface
 
     # -- wiring --------------------------------------------------------------------------
@@ -129,7 +142,7 @@ class BrokerInterface(ServiceInterface):
         self._requests = Requests(bus, self.activity)
         bus.add_message_handler(self._hook)
 
-    def attach(self, broker: Broker) -> None:
+    def attach(self, broker: BrokerPort) -> None:
         self._broker = broker
         self._unsubscribe = broker.subscribe(self._on_event)
         self._ready.set()
@@ -157,9 +170,10 @@ class BrokerInterface(ServiceInterface):
         self.activity.touch()
         if msg.interface not in (INTERFACE, None):
             return None
-        expected = METHOD_SIGNATURES.get(msg.member or "")
-        if expected is None:
+        spec = members(INTERFACE).get(msg.member or "")
+        if spec is None or spec.signal:
             return None
+        expected = spec.in_signature
         if msg.signature != expected:
             return Message.new_error(
                 msg,
@@ -179,7 +193,7 @@ class BrokerInterface(ServiceInterface):
 
     # -- calling the broker --------------------------------------------------------------
 
-    async def _run(self, fn: Callable[[Broker], T]) -> T:
+    async def _run(self, fn: Callable[[BrokerPort], T]) -> T:
         """``fn(broker)`` in the pool; any failure becomes a named error reply."""
         self.activity.running += 1
         try:
@@ -197,32 +211,32 @@ class BrokerInterface(ServiceInterface):
 
     # -- methods -------------------------------------------------------------------------
 
-    @dbus_method(name="GetToken")
-    async def get_token(self, service: DBusStr, account: DBusStr) -> TokenReply:
+    @_method("GetToken")
+    async def get_token(self, service: str, account: str) -> list[Any]:
         # Reached only on a cache miss: the hook answers hits without a task.
         token = await self._run(lambda b: b.get_token(service, account))
         return [token.token, token.expires_at or 0]
 
-    @dbus_method(name="RefreshToken")
-    async def refresh_token(self, service: DBusStr, account: DBusStr) -> TokenReply:
+    @_method("RefreshToken")
+    async def refresh_token(self, service: str, account: str) -> list[Any]:
         token = await self._run(lambda b: b.refresh_token(service, account))
         return [token.token, token.expires_at or 0]
 
-    @dbus_method(name="ListAccounts")
-    async def list_accounts(self) -> Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]:
+    @_method("ListAccounts")
+    async def list_accounts(self) -> list[dict[str, Variant]]:
         accounts = await self._run(lambda b: b.list_accounts())
         return [
             {name: Variant(sig, value) for name, (sig, value) in account_to_wire(a).items()}
             for a in accounts
         ]
 
-    @dbus_method(name="AddAccount")
+    @_method("AddAccount")
     async def add_account(
         self,
-        service: DBusStr,
-        account: DBusStr,
-        options: Annotated[dict[str, Variant], DBusSignature("a{sv}")],
-    ) -> Annotated[list[Any], DBusSignature("oa{sv}")]:
+        service: str,
+        account: str,
+        options: dict[str, Variant],
+    ) -> list[Any]:
         caller = CALLER.get()
         assert self._requests is not None
         requests = self._requests
@@ -245,44 +259,36 @@ class BrokerInterface(ServiceInterface):
         prompt = {k: Variant("s", v) for k, v in pending.prompt.items()}
         return [path, prompt]
 
-    @dbus_method(name="RemoveAccount")
-    async def remove_account(self, service: DBusStr, account: DBusStr) -> NoReply:
+    @_method("RemoveAccount")
+    async def remove_account(self, service: str, account: str) -> None:
         removal = await self._run(lambda b: b.remove_account(service, account))
         if removal.note:
             log.info("removed %s/%s: %s", service, account, removal.note)
 
-    @dbus_method(name="Resolve")
-    async def resolve(self, reference: DBusStr) -> DBusStr:
+    @_method("Resolve")
+    async def resolve(self, reference: str) -> str:
         return await self._run(lambda b: b.resolve(reference))
 
-    @dbus_property(name="Version", access=PropertyAccess.READ)
-    def version(self) -> DBusStr:
+    @_read_only_property("Version")
+    def version(self) -> str:
         return __version__
 
     # -- signals -------------------------------------------------------------------------
 
-    @dbus_signal(name="TokenRefreshed")
-    def token_refreshed(
-        self, service: str, account: str, expires_at: int
-    ) -> Annotated[list[Any], DBusSignature("ssx")]:
+    @_signal("TokenRefreshed")
+    def token_refreshed(self, service: str, account: str, expires_at: int) -> list[Any]:
         return [service, account, expires_at]
 
-    @dbus_signal(name="AccountAdded")
-    def account_added(
-        self, service: str, account: str
-    ) -> Annotated[list[str], DBusSignature("ss")]:
+    @_signal("AccountAdded")
+    def account_added(self, service: str, account: str) -> list[str]:
         return [service, account]
 
-    @dbus_signal(name="AccountRemoved")
-    def account_removed(
-        self, service: str, account: str
-    ) -> Annotated[list[str], DBusSignature("ss")]:
+    @_signal("AccountRemoved")
+    def account_removed(self, service: str, account: str) -> list[str]:
         return [service, account]
 
-    @dbus_signal(name="ReauthRequired")
-    def reauth_required(
-        self, service: str, account: str, reason: str
-    ) -> Annotated[list[str], DBusSignature("sss")]:
+    @_signal("ReauthRequired")
+    def reauth_required(self, service: str, account: str, reason: str) -> list[str]:
         return [service, account, reason]
 
     def _on_event(self, event: Event) -> None:

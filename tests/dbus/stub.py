@@ -20,13 +20,14 @@ from dbus_fast.constants import NameFlag, RequestNameReply
 from sigilforge.config import Config
 from sigilforge.dbus.names import BUS_NAME
 from sigilforge.dbus.service import BrokerInterface
-from sigilforge.model import AccessToken, Account, AddOptions
+from sigilforge.model import AccessToken, Account, AddOptions, Removal
 from sigilforge.pending import Pending
 
 
 class ScriptedBroker:
     """Raises ``error`` from every call when set; ``add_account`` hands out Pendings
-    that end only when the test (or a Cancel) ends them."""
+    that end only when the test (or a Cancel) ends them. A ``BrokerPort`` (mypy checks
+    it, ``serving`` attaches it)."""
 
     def __init__(self) -> None:
         self.config = Config()
@@ -66,7 +67,7 @@ class ScriptedBroker:
         self._check()
         return "value"
 
-    def remove_account(self, service: str, account: str) -> Any:
+    def remove_account(self, service: str, account: str) -> Removal:
         self._check()
         raise AssertionError("not scripted")
 
@@ -91,7 +92,7 @@ async def serving(broker: ScriptedBroker) -> AsyncIterator[BrokerInterface]:
     interface.install(bus)
     reply = await bus.request_name(BUS_NAME, NameFlag.DO_NOT_QUEUE)
     assert reply is RequestNameReply.PRIMARY_OWNER, "another broker runs on this bus"
-    interface.attach(broker)  # type: ignore[arg-type]
+    interface.attach(broker)  # mypy checks ScriptedBroker against BrokerPort here
     try:
         yield interface
     finally:

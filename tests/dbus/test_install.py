@@ -8,20 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from sigilforge.dbus.activation import DBUS_SERVICE_TEMPLATE, SYSTEMD_UNIT_TEMPLATE
+from sigilforge.dbus.activation import dbus_service_template, systemd_unit_template
 from sigilforge.testing.broker_rig import BrokerRig, cli_command
 
 ROOT = Path(__file__).parents[2]
 
 
-def test_shipped_templates_are_the_ones_service_install_writes() -> None:
-    services = ROOT / "data" / "dbus-1" / "services" / "org.sigilforge.Broker1.service.in"
-    unit = ROOT / "data" / "systemd" / "sigilforge.service.in"
-    assert services.read_text() == DBUS_SERVICE_TEMPLATE
-    assert unit.read_text() == SYSTEMD_UNIT_TEMPLATE
-    assert "SystemdService=sigilforge.service" in DBUS_SERVICE_TEMPLATE
-    assert "Type=dbus" in SYSTEMD_UNIT_TEMPLATE
-    assert "BusName=org.sigilforge.Broker1" in SYSTEMD_UNIT_TEMPLATE
+def test_the_templates_service_install_renders_hand_over_to_systemd() -> None:
+    assert "SystemdService=sigilforge.service\n" in dbus_service_template()
+    assert "Type=dbus\n" in systemd_unit_template()
+    assert "BusName=org.sigilforge.Broker1\n" in systemd_unit_template()
 
 
 @pytest.mark.skipif(shutil.which("meson") is None, reason="meson is not installed")
@@ -67,6 +63,11 @@ def test_meson_install_puts_every_file_in_its_place(tmp_path: Path) -> None:
         p.relative_to(ROOT / "sigilforge").as_posix() for p in (ROOT / "sigilforge").rglob("*.py")
     }
     assert installed == shipped
+    assert (packages[0] / "py.typed").is_file()
+    # The code reads the interface and the templates from inside the package.
+    packaged = packages[0] / "_data/dbus-1/interfaces/org.sigilforge.Broker1.xml"
+    assert packaged.read_text() == interface.read_text()
+    assert (packages[0] / "_data/systemd/sigilforge.service.in").is_file()
 
 
 def test_service_install_user_files_activate_the_daemon(tmp_path: Path) -> None:

@@ -57,6 +57,10 @@ def test_blocking_client_adds_and_removes_like_the_broker(broker_rig: BrokerRig)
         assert client.remove_account("openai", "work").account.kind is AccountKind.API_KEY
         with pytest.raises(errors.NoSuchAccount):
             client.get_token("openai", "work")
+        with pytest.raises(errors.NoSuchAccount):
+            client.remove_account("openai", "work")
+        with pytest.raises(errors.InvalidArgument):
+            client.remove_account("Not A Service!", "work")
         with pytest.raises(errors.InvalidArgument):
             client.add_account("openai", "x", AddOptions(api_key="  "))
     finally:
