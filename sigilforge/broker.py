@@ -228,10 +228,10 @@ class Broker:
         if provider not in self.provider_names():
             raise UnknownProvider(f"no provider {provider!r} is built in or in providers.toml")
         value = _clean_api_key(secret, what="client secret")
-        self.secrets.set(SecretKey(provider, "", SecretKind.CLIENT_SECRET), value)
+        self.secrets.set(SecretKey.client_secret(provider), value)
 
     def delete_client_secret(self, provider: str) -> bool:
-        return self.secrets.delete(SecretKey(provider, "", SecretKind.CLIENT_SECRET))
+        return self.secrets.delete(SecretKey.client_secret(provider))
 
     # -- changing ------------------------------------------------------------------------
 
@@ -311,7 +311,7 @@ class Broker:
         return (True, "") if done else (None, "the provider has no revocation endpoint")
 
     def _delete_secret(self, service: str, account: str, kind: SecretKind) -> None:
-        self.secrets.delete(SecretKey(service, account, kind))
+        self.secrets.delete(SecretKey.for_account(service, account, kind))
 
     def _oauth(self) -> GrantFlows:
         if self._oauth_flows is None:
