@@ -44,7 +44,7 @@ from sigilforge.filelock import locked
 from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
 from sigilforge.store.base import SecretKey, SecretKind, SecretStore
 
-__all__ = ["Refreshed", "Refresher", "TokenManager", "due_at", "refresh_margin"]
+__all__ = ["Refreshed", "Refresher", "TokenManager", "due_at", "read_token_set", "refresh_margin"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,12 @@ class Refresher(Protocol):
     """
 
     def refresh(self, account: Account, tokens: TokenSet) -> TokenSet: ...
+
+
+def read_token_set(secrets: SecretStore, service: str, account: str) -> TokenSet | None:
+    """The token set stored for an account, as it is; None if there is none."""
+    raw = secrets.get(SecretKey.for_account(service, account, SecretKind.TOKEN_SET))
+    return None if raw is None else TokenSet.from_json(raw)
 
 
 class TokenManager:
@@ -177,8 +183,7 @@ class TokenManager:
 
     def stored_tokens(self, acc: Account) -> TokenSet | None:
         """The stored token set as it is, whatever the account's status (for revocation)."""
-        raw = self._secrets.get(_key(acc, SecretKind.TOKEN_SET))
-        return None if raw is None else TokenSet.from_json(raw)
+        return read_token_set(self._secrets, acc.service, acc.account)
 
     def _load_tokens(self, acc: Account) -> TokenSet:
         if acc.status is AccountStatus.REAUTH_REQUIRED:
