@@ -9,8 +9,10 @@ Rules it keeps (DESIGN section 5):
   the token the first one produced.
 - A new token set is saved and read back before any caller sees the new access token; a
   response without a refresh token keeps the old one.
-- ``invalid_grant`` marks the account ``reauth_required`` (tokens kept) and emits
-  ``ReauthNeeded``; temporary failures keep the tokens and are retried with backoff.
+- A revoked grant (``ReauthRequired`` from the refresher) marks the account
+  ``reauth_required`` (tokens kept) and emits ``ReauthNeeded``; a failure the OAuth
+  layer calls ``transient`` keeps the tokens and is retried with backoff; any other
+  is raised as it came.
 - Reads are served from memory while ``accounts.json`` is unchanged; any account change,
   in this process or another, invalidates the cache (one ``stat`` per call).
 - For the daemon: ``next_refresh_at`` says (in wall-clock Unix time) when the next token
