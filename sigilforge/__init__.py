@@ -6,14 +6,14 @@ The names are loaded on first use (PEP 562): ``sigilforge get-token`` imports su
 of this package and must not pay for the broker, the store and their dependencies.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+# Every import here is underscored or lazy: a public attribute of this package is one
+# in ``__all__`` (tests/test_public_api.py holds it to that).
+import importlib as _importlib
+import typing as _typing
 
 from sigilforge._version import __version__
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from sigilforge.broker import Broker
     from sigilforge.config import Config
     from sigilforge.errors import (
@@ -94,11 +94,11 @@ _HOMES = {
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'sigilforge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -1,8 +1,8 @@
 """Broker: the one library facade. The daemon and the CLI both drive exactly this.
 
->>> broker = Broker.open()                              # doctest: +SKIP
->>> broker.add_account("openai", "work", AddOptions(api_key="sk-...")).result()
->>> broker.get_token("openai", "work").token
+>>> with Broker.open() as broker:                      # doctest: +SKIP
+...     broker.add_account("openai", "work", AddOptions(api_key="sk-...")).result()
+...     broker.get_token("openai", "work").token
 
 Events (account added/removed, token refreshed, re-auth needed) reach listeners given
 to ``subscribe``; the D-Bus layer turns them into signals. The OAuth machinery (authlib,
@@ -12,7 +12,6 @@ httpx2) is imported only when a flow, a refresh or a revocation is due.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,6 @@ from sigilforge.errors import (
     InvalidArgument,
     SigilforgeError,
     UnknownProvider,
-    describe_unexpected,
 )
 from sigilforge.events import AccountAdded, AccountRemoved, EventHub, Listener
 from sigilforge.model import (
@@ -103,14 +101,13 @@ class Broker:
     ) -> None:
         self.config = config or Config()
         self._providers_file = providers_file
-        self._refresh_wake = threading.Event()
-        self.accounts = accounts
-        self.secrets = secrets
+        self._accounts = accounts
+        self._secrets = secrets
         self._events = EventHub()
         self._oauth_factory = oauth
         self._oauth_flows: GrantFlows | None = None
         self._clock = clock
-        self.tokens = TokenManager(
+        self._tokens = TokenManager(
             accounts,
             secrets,
             events=self._events,
@@ -118,7 +115,7 @@ class Broker:
             refresher=lambda: self._oauth().refresher(),
             clock=clock,
         )
-        self._resolver = Resolver(accounts, self.tokens, self.config)
+        self._resolver = Resolver(accounts, self._tokens, self.config)
 
     @classmethod
     def open(cls, config: Config | None = None, *, secrets: SecretStore | None = None) -> Broker:
@@ -134,11 +131,17 @@ class Broker:
             providers_file=paths.providers_file(),
         )
 
+    def __enter__(self) -> Broker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         closer = getattr(self._oauth_flows, "close", None)
         if closer is not None:
             closer()
-        self.secrets.close()
+        self._secrets.close()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every event; returns the function that unsubscribes."""
@@ -147,22 +150,24 @@ class Broker:
     # -- reading -----------------------------------------------------------------------
 
     def list_accounts(self) -> list[Account]:
-        return self.accounts.list()
+        return self._accounts.list()
 
     def get_account(self, service: str, account: str) -> Account:
-        return self.accounts.get(validate_service(service), validate_account(account))
+        return self._accounts.get(validate_service(service), validate_account(account))
 
     def get_token(self, service: str, account: str) -> AccessToken:
         """A valid access token (or the API key), refreshed first if it is due."""
-        return self.tokens.ensure_access_token(validate_service(service), validate_account(account))
+        return self._tokens.ensure_access_token(
+            validate_service(service), validate_account(account)
+        )
 
     def cached_token(self, service: str, account: str) -> AccessToken | None:
         """The token from memory if it is valid now; None means call ``get_token``."""
-        return self.tokens.cached_access_token(service, account)
+        return self._tokens.cached_access_token(service, account)
 
     def refresh_token(self, service: str, account: str) -> AccessToken:
         """Refresh now, whether due or not."""
-        return self.tokens.force_refresh(validate_service(service), validate_account(account))
+        return self._tokens.force_refresh(validate_service(service), validate_account(account))
 
     def resolve(self, reference: str) -> str:
         return self._resolver.resolve(reference)
@@ -172,49 +177,14 @@ class Broker:
     def next_refresh_at(self) -> float | None:
         """When the next OAuth token falls due, as Unix time (wall clock); None if none
         will. The daemon sleeps until then -- in short steps, since a monotonic sleep
-        stops during suspend -- and calls ``refresh_due``."""
-        return self.tokens.next_refresh_at()
+        stops during suspend -- and calls ``refresh_due`` (``sigilforge.refresh_timer``)."""
+        return self._tokens.next_refresh_at()
 
     def refresh_due(self) -> list[tuple[str, str]]:
         """Refresh every token that is due now; the accounts refreshed. Each success
-        emits ``TokenRefreshed``, each ``invalid_grant`` ``ReauthNeeded``; a temporary
+        emits ``TokenRefreshed``, each revoked grant ``ReauthNeeded``; a temporary
         failure is retried later with backoff, never raised."""
-        return self.tokens.refresh_due()
-
-    def start_background_refresh(self, *, max_sleep: float = 60.0) -> Callable[[], None]:
-        """Refresh tokens before they fall due, in a thread of its own, until the returned
-        function is called. For the daemon: each refresh emits ``TokenRefreshed``.
-
-        It sleeps until ``next_refresh_at`` but never longer than ``max_sleep``, and
-        compares against the wall clock on waking, so a suspend that stopped the sleep
-        delays a refresh by at most ``max_sleep`` after resume. An added account wakes it.
-        """
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    self.refresh_due()
-                    due = self.next_refresh_at()
-                except SigilforgeError as exc:  # a locked store, say: try again later
-                    log.info("background refresh: %s", exc.code)
-                    due = None
-                except Exception as exc:
-                    log.error("background refresh failed: %s", describe_unexpected(exc))
-                    due = None
-                delay = max_sleep if due is None else min(max(due - self._clock(), 0.2), max_sleep)
-                self._refresh_wake.wait(delay)
-                self._refresh_wake.clear()
-
-        thread = threading.Thread(target=loop, name="sigilforge-refresh", daemon=True)
-        thread.start()
-
-        def halt() -> None:
-            stop.set()
-            self._refresh_wake.set()
-            thread.join(5)
-
-        return halt
+        return self._tokens.refresh_due()
 
     # -- OAuth providers -------------------------------------------------------------------
 
@@ -228,10 +198,10 @@ class Broker:
         if provider not in self.provider_names():
             raise UnknownProvider(f"no provider {provider!r} is built in or in providers.toml")
         value = _clean_api_key(secret, what="client secret")
-        self.secrets.set(SecretKey(provider, "", SecretKind.CLIENT_SECRET), value)
+        self._secrets.set(SecretKey.client_secret(provider), value)
 
     def delete_client_secret(self, provider: str) -> bool:
-        return self.secrets.delete(SecretKey(provider, "", SecretKind.CLIENT_SECRET))
+        return self._secrets.delete(SecretKey.client_secret(provider))
 
     # -- changing ------------------------------------------------------------------------
 
@@ -244,7 +214,7 @@ class Broker:
         options = options or AddOptions()
         validate_service(service)
         validate_account(account)
-        existing = self.accounts.find(service, account)
+        existing = self._accounts.find(service, account)
         if existing is not None and existing.status is AccountStatus.OK:
             raise AccountExists(f"account {service}/{account} exists; remove it first")
         if options.resolved_flow() is Flow.API_KEY:
@@ -257,7 +227,7 @@ class Broker:
         self, service: str, account: str, key: str, existing: Account | None
     ) -> Account:
         acc = Account(service, account, AccountKind.API_KEY, created_at=int(self._clock()))
-        self.tokens.store_api_key(acc, key)
+        self._tokens.store_api_key(acc, key)
         return self._commit(acc, existing)
 
     def _save_grant(
@@ -272,15 +242,14 @@ class Broker:
             created_at=int(self._clock()),
             expires_at=grant.tokens.expires_at,
         )
-        self.tokens.store_tokens(acc, grant.tokens)
+        self._tokens.store_tokens(acc, grant.tokens)
         return self._commit(acc, existing)
 
     def _commit(self, acc: Account, existing: Account | None) -> Account:
-        self.accounts.add(acc, replace=existing)
+        self._accounts.add(acc, replace=existing)
         if existing is not None and existing.kind is not acc.kind:
             self._delete_secret(acc.service, acc.account, _secret_kind(existing.kind))
-        self.tokens.forget(acc.service, acc.account)
-        self._refresh_wake.set()
+        self._tokens.forget(acc.service, acc.account)
         self._events.emit(AccountAdded(acc.service, acc.account))
         return acc
 
@@ -294,13 +263,13 @@ class Broker:
             revoked, note = self._revoke(acc)
         # Secrets first: if the store is locked this raises and nothing is lost.
         self._delete_secret(acc.service, acc.account, _secret_kind(acc.kind))
-        self.accounts.remove(acc.service, acc.account)
-        self.tokens.forget(acc.service, acc.account)
+        self._accounts.remove(acc.service, acc.account)
+        self._tokens.forget(acc.service, acc.account)
         self._events.emit(AccountRemoved(acc.service, acc.account))
         return Removal(acc, revoked, note)
 
     def _revoke(self, acc: Account) -> tuple[bool | None, str]:
-        tokens = self.tokens.stored_tokens(acc)
+        tokens = self._tokens.stored_tokens(acc)
         if tokens is None:
             return None, "no tokens were stored"
         try:
@@ -311,7 +280,7 @@ class Broker:
         return (True, "") if done else (None, "the provider has no revocation endpoint")
 
     def _delete_secret(self, service: str, account: str, kind: SecretKind) -> None:
-        self.secrets.delete(SecretKey(service, account, kind))
+        self._secrets.delete(SecretKey.for_account(service, account, kind))
 
     def _oauth(self) -> GrantFlows:
         if self._oauth_flows is None:
@@ -325,7 +294,7 @@ class Broker:
         from sigilforge.oauth import OAuthFlows
         from sigilforge.providers import ProviderRegistry
 
-        return OAuthFlows(ProviderRegistry(self._providers_file), self.secrets, self.config)
+        return OAuthFlows(ProviderRegistry(self._providers_file), self._secrets, self.config)
 
 
 def _secret_kind(kind: AccountKind) -> SecretKind:

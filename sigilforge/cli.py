@@ -320,12 +320,9 @@ def provider_list() -> None:
     """List the providers add-account knows."""
     from sigilforge.broker import Broker
 
-    broker = Broker.open()
-    try:
+    with Broker.open() as broker:
         for name in broker.provider_names():
             click.echo(name)
-    finally:
-        broker.close()
 
 
 @provider_group.command("set-secret")
@@ -340,11 +337,8 @@ def provider_set_secret(name: str) -> None:
     else:
         secret = sys.stdin.readline()
     # The secret store is shared with the daemon, so this needs no daemon round trip.
-    broker = Broker.open()
-    try:
+    with Broker.open() as broker:
         broker.set_client_secret(name, secret)
-    finally:
-        broker.close()
     click.echo(f"stored the client secret for {name}", err=True)
 
 
@@ -354,11 +348,8 @@ def provider_remove_secret(name: str) -> None:
     """Delete the stored client secret of provider NAME."""
     from sigilforge.broker import Broker
 
-    broker = Broker.open()
-    try:
+    with Broker.open() as broker:
         found = broker.delete_client_secret(name)
-    finally:
-        broker.close()
     click.echo(
         f"removed the client secret for {name}" if found else "no secret was stored", err=True
     )

@@ -18,14 +18,24 @@ short and never carry a secret; details belong in the local log only.
     │   ├── StoreLocked             StoreLocked            exit 4
     │   └── StoreCorrupt            StoreCorrupt           exit 4
     ├── ReauthRequired              ReauthRequired         exit 5
-    ├── RemoteError
+    ├── RemoteError                 (``transient``: worth retrying with the same grant)
     │   ├── ProviderError           ProviderError          exit 6
-    │   ├── NetworkError            Network                exit 6
-    │   └── Timeout                 Timeout                exit 6
+    │   │   └── oauth.errors.OAuth2Error                   exit 6  (one class per OAuth code:
+    │   │       ├── InvalidGrantError                              invalid_grant,
+    │   │       ├── AccessDeniedError                              access_denied,
+    │   │       ├── ServerError                                    server_error*,
+    │   │       ├── TemporarilyUnavailableError                    temporarily_unavailable*,
+    │   │       ├── AuthorizationPendingError                      authorization_pending*,
+    │   │       ├── SlowDownError                                  slow_down*,
+    │   │       └── ExpiredTokenError                              expired_token;
+    │   │                                                          * transient)
+    │   ├── NetworkError            Network                exit 6  (transient)
+    │   └── Timeout                 Timeout                exit 6  (transient)
     └── RefusedError
         ├── Cancelled               Cancelled              exit 7
         └── AccessDenied            AccessDenied           exit 7
 
+The OAuth classes live in ``sigilforge.oauth.errors`` and share ``ProviderError``'s code.
 The group classes (``NamingError``, ``StoreError``, ``RemoteError``, ``RefusedError``)
 exist to be caught, never raised.
 """
@@ -144,20 +154,31 @@ class ReauthRequired(SigilforgeError):
 
 
 class RemoteError(SigilforgeError):
+    """Something outside (a provider, the network) failed.
+
+    ``transient`` says whether the same request may succeed later: the layer that talked
+    to the outside decides it, so nothing above it interprets a provider's words."""
+
     exit_code = 6
+    transient: bool = True
 
 
 class ProviderError(RemoteError):
     """The provider answered with an error.
 
-    ``error`` holds the OAuth error code (RFC 6749 section 5.2) when the provider sent one.
+    ``error`` holds the OAuth error code (RFC 6749 section 5.2) when the provider sent one
+    (``sigilforge.oauth.errors`` has a class per code). An answer that is not an OAuth
+    error (a 5xx, a proxy's page) is transient unless the raiser says otherwise.
     """
 
     code = "ProviderError"
 
-    def __init__(self, message: str = "", *, error: str | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, error: str | None = None, transient: bool = True
+    ) -> None:
         super().__init__(message)
         self.error = error
+        self.transient = transient
 
 
 class NetworkError(RemoteError):

@@ -136,6 +136,10 @@ class TokenSet:
     id_token: str | None = field(default=None, repr=False)
     obtained_at: int | None = None
 
+    def access(self) -> AccessToken:
+        """What a caller of this grant gets."""
+        return AccessToken(self.access_token, self.expires_at)
+
     def with_refresh_token(self, refresh_token: str | None) -> TokenSet:
         return replace(self, refresh_token=refresh_token)
 

@@ -247,11 +247,13 @@ def parse_providers(
 
 def _parse_one(name: str, spec: Mapping[str, Any], source: str) -> Provider:
     where = f"{source}: providers.{name}"
+    # Before the unknown-key check: a secret in the file gets its own advice, not a
+    # generic "unknown key".
+    if "client_secret" in spec:
+        raise InvalidArgument(f"{where}: use `sigilforge provider set-secret {name}`")
     unknown = set(spec) - _KNOWN_KEYS
     if unknown:
         raise InvalidArgument(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    if "client_secret" in spec:  # pragma: no cover - caught as unknown above
-        raise InvalidArgument(f"{where}: use `sigilforge provider set-secret {name}`")
     base = BUILTIN.get(name, Provider(name=name))
     changes: dict[str, Any] = {}
     for key in _URL_KEYS:

@@ -9,8 +9,10 @@ Rules it keeps (DESIGN section 5):
   the token the first one produced.
 - A new token set is saved and read back before any caller sees the new access token; a
   response without a refresh token keeps the old one.
-- ``invalid_grant`` marks the account ``reauth_required`` (tokens kept) and emits
-  ``ReauthNeeded``; temporary failures keep the tokens and are retried with backoff.
+- A revoked grant (``ReauthRequired`` from the refresher) marks the account
+  ``reauth_required`` (tokens kept) and emits ``ReauthNeeded``; a failure the OAuth
+  layer calls ``transient`` keeps the tokens and is retried with backoff; any other
+  is raised as it came.
 - Reads are served from memory while ``accounts.json`` is unchanged; any account change,
   in this process or another, invalidates the cache (one ``stat`` per call).
 - For the daemon: ``next_refresh_at`` says (in wall-clock Unix time) when the next token
@@ -25,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sigilforge.accounts import AccountStore
 from sigilforge.errors import (
@@ -34,6 +36,7 @@ from sigilforge.errors import (
     NoSuchAccount,
     ProviderError,
     ReauthRequired,
+    RemoteError,
     SigilforgeError,
     StoreUnavailable,
     Timeout,
@@ -43,7 +46,7 @@ from sigilforge.filelock import locked
 from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
 from sigilforge.store.base import SecretKey, SecretKind, SecretStore
 
-__all__ = ["Refresher", "TokenManager", "refresh_margin"]
+__all__ = ["Refreshed", "Refresher", "TokenManager", "due_at", "read_token_set", "refresh_margin"]
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +78,45 @@ def due_at(tokens: TokenSet) -> float | None:
     return tokens.expires_at - refresh_margin(lifetime)
 
 
+_Key = tuple[str, str]
+
+
+class _CacheEntry(NamedTuple):
+    """What a read found, valid while ``accounts.json`` keeps ``version``."""
+
+    version: tuple[int, int, int]
+    value: TokenSet | str  # a token set, or an API key
+
+
+class _Backoff(NamedTuple):
+    """An account whose proactive refresh failed for a temporary reason."""
+
+    retry_at: float
+    failures: int
+
+
+class Refreshed(NamedTuple):
+    """What ``_refresh`` hands out, and whether the store now holds a newer grant than
+    the one the caller found due (refreshed here, or by another thread or process)."""
+
+    token: AccessToken
+    refreshed: bool
+
+
 class Refresher(Protocol):
     """Trades a refresh token for a new token set (the OAuth layer implements it).
 
-    Raises ``ReauthRequired`` for ``invalid_grant``, ``NetworkError``/``Timeout`` for
-    transport failures and ``ProviderError`` for anything else the provider says.
+    Raises ``ReauthRequired`` when the grant is gone and a ``RemoteError`` otherwise,
+    whose ``transient`` says whether trying again later may succeed.
     """
 
     def refresh(self, account: Account, tokens: TokenSet) -> TokenSet: ...
+
+
+def read_token_set(secrets: SecretStore, service: str, account: str) -> TokenSet | None:
+    """The token set stored for an account, as it is; None if there is none."""
+    raw = secrets.get(SecretKey.for_account(service, account, SecretKind.TOKEN_SET))
+    return None if raw is None else TokenSet.from_json(raw)
 
 
 class TokenManager:
@@ -103,11 +137,10 @@ class TokenManager:
         self._refresher_factory = refresher
         self._refresher: Refresher | None = None
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[tuple[int, int, int], TokenSet | str]] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._cache: dict[_Key, _CacheEntry] = {}
+        self._locks: dict[_Key, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        # account -> (retry no earlier than, consecutive temporary failures)
-        self._backoff: dict[tuple[str, str], tuple[float, int]] = {}
+        self._backoff: dict[_Key, _Backoff] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -115,14 +148,14 @@ class TokenManager:
         """A token from memory if one is valid now, else None. Never blocks on I/O
         beyond one ``stat``; the daemon answers from here on its event loop."""
         entry = self._cache.get((service, account))
-        if entry is None or entry[0] != self._accounts.version():
+        if entry is None or entry.version != self._accounts.version():
             return None
-        value = entry[1]
+        value = entry.value
         if isinstance(value, str):
             return AccessToken(value, None)
         if self._is_due(value):
             return None
-        return AccessToken(value.access_token, value.expires_at)
+        return value.access()
 
     def ensure_access_token(self, service: str, account: str) -> AccessToken:
         cached = self.cached_access_token(service, account)
@@ -133,37 +166,36 @@ class TokenManager:
             return AccessToken(self.api_key(acc), None)
         tokens = self._load_tokens(acc)
         if not self._is_due(tokens):
-            return AccessToken(tokens.access_token, tokens.expires_at)
-        return self._refresh(acc, stale=tokens, forced=False)
+            return tokens.access()
+        return self._refresh(acc, stale=tokens, forced=False).token
 
     def force_refresh(self, service: str, account: str) -> AccessToken:
         acc = self._accounts.get(service, account)
         if acc.kind is not AccountKind.OAUTH2:
             raise InvalidArgument(f"{service}/{account} holds an API key; nothing to refresh")
-        return self._refresh(acc, stale=self._load_tokens(acc), forced=True)
+        return self._refresh(acc, stale=self._load_tokens(acc), forced=True).token
 
     def api_key(self, acc: Account) -> str:
         version = self._accounts.version()
-        value = self._secrets.get(SecretKey(acc.service, acc.account, SecretKind.API_KEY))
+        value = self._secrets.get(_key(acc, SecretKind.API_KEY))
         if value is None:
             raise NoSuchAccount(f"{acc.service}/{acc.account} has no API key in the store")
-        self._cache[acc.key] = (version, value)
+        self._cache[acc.key] = _CacheEntry(version, value)
         return value
 
     def stored_tokens(self, acc: Account) -> TokenSet | None:
         """The stored token set as it is, whatever the account's status (for revocation)."""
-        raw = self._secrets.get(SecretKey(acc.service, acc.account, SecretKind.TOKEN_SET))
-        return None if raw is None else TokenSet.from_json(raw)
+        return read_token_set(self._secrets, acc.service, acc.account)
 
     def _load_tokens(self, acc: Account) -> TokenSet:
         if acc.status is AccountStatus.REAUTH_REQUIRED:
             raise ReauthRequired(f"{acc.service}/{acc.account} needs to sign in again")
         version = self._accounts.version()
-        raw = self._secrets.get(SecretKey(acc.service, acc.account, SecretKind.TOKEN_SET))
+        raw = self._secrets.get(_key(acc, SecretKind.TOKEN_SET))
         if raw is None:
             raise ReauthRequired(f"{acc.service}/{acc.account} has no tokens in the store")
         tokens = TokenSet.from_json(raw)
-        self._cache[acc.key] = (version, tokens)
+        self._cache[acc.key] = _CacheEntry(version, tokens)
         return tokens
 
     def _is_due(self, tokens: TokenSet) -> bool:
@@ -177,23 +209,23 @@ class TokenManager:
 
     def store_tokens(self, acc: Account, tokens: TokenSet) -> None:
         """Save a token set and read it back; raises unless the store holds exactly it."""
-        key = SecretKey(acc.service, acc.account, SecretKind.TOKEN_SET)
+        key = _key(acc, SecretKind.TOKEN_SET)
         text = tokens.to_json()
         self._secrets.set(key, text)
         if self._secrets.get(key) != text:
             raise StoreUnavailable("the secret store did not keep the new tokens")
 
     def store_api_key(self, acc: Account, value: str) -> None:
-        self._secrets.set(SecretKey(acc.service, acc.account, SecretKind.API_KEY), value)
+        self._secrets.set(_key(acc, SecretKind.API_KEY), value)
 
     def forget(self, service: str, account: str) -> None:
         self._cache.pop((service, account), None)
 
-    def _lock_for(self, key: tuple[str, str]) -> threading.Lock:
+    def _lock_for(self, key: _Key) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _refresh(self, acc: Account, *, stale: TokenSet, forced: bool) -> AccessToken:
+    def _refresh(self, acc: Account, *, stale: TokenSet, forced: bool) -> Refreshed:
         key = acc.key
         # Longer than one refresh's HTTP time limits, so a waiter outlasts the refresher.
         wait = 60.0
@@ -201,11 +233,11 @@ class TokenManager:
             raise Timeout(f"timed out waiting for a refresh of {acc.service}/{acc.account}")
         try:
             produced = self._cache.get(key)
-            if produced is not None and isinstance(produced[1], TokenSet):
-                fresh = produced[1]
+            if produced is not None and isinstance(produced.value, TokenSet):
+                fresh = produced.value
                 if fresh.access_token != stale.access_token:
                     # A thread of ours refreshed while we waited: take what it produced.
-                    return AccessToken(fresh.access_token, fresh.expires_at)
+                    return Refreshed(fresh.access(), refreshed=True)
             lock_path = self._lock_dir / f"{acc.service}~{acc.account}.lock"
             with locked(lock_path, timeout=wait):
                 acc = self._accounts.get(*key)
@@ -213,17 +245,17 @@ class TokenManager:
                 if current.access_token != stale.access_token:
                     # Another process refreshed while we waited for the lock: take theirs
                     # (even if it is due again already: one refresh per expiry, not per call).
-                    return AccessToken(current.access_token, current.expires_at)
+                    return Refreshed(current.access(), refreshed=True)
                 if not forced and not self._is_due(current):
-                    return AccessToken(current.access_token, current.expires_at)
+                    return Refreshed(current.access(), refreshed=False)
                 return self._refresh_locked(acc, current, forced=forced)
         finally:
             self._lock_for(key).release()
 
-    def _refresh_locked(self, acc: Account, current: TokenSet, *, forced: bool) -> AccessToken:
+    def _refresh_locked(self, acc: Account, current: TokenSet, *, forced: bool) -> Refreshed:
         if not current.refresh_token:
             if not self._is_expired(current):
-                return AccessToken(current.access_token, current.expires_at)
+                return Refreshed(current.access(), refreshed=False)
             self._mark_reauth(acc, "the token expired and there is no refresh token")
         refresher = self._get_refresher()
         last_error: Exception | None = None
@@ -233,15 +265,17 @@ class TokenManager:
                 break
             except ReauthRequired as exc:
                 self._mark_reauth(acc, exc.message)
-            except (NetworkError, Timeout, ProviderError) as exc:
-                if isinstance(exc, ProviderError) and not _transient(exc):
+            except RemoteError as exc:
+                # The OAuth layer decided whether it is worth another try; a final answer
+                # (an OAuth error code) is raised as it is.
+                if not exc.transient:
                     raise
                 last_error = exc
                 if delay is None:
                     # Tokens are kept; one that is still valid is better than an error,
                     # unless the caller asked for a refresh by name.
                     if not forced and not self._is_expired(current):
-                        return AccessToken(current.access_token, current.expires_at)
+                        return Refreshed(current.access(), refreshed=False)
                     raise
                 time.sleep(delay)
         else:  # pragma: no cover - the loop always breaks or raises
@@ -253,10 +287,10 @@ class TokenManager:
         self.store_tokens(acc, fresh)
         self._backoff.pop(acc.key, None)
         self._accounts.update(acc.service, acc.account, expires_at=fresh.expires_at)
-        self._cache[acc.key] = (self._accounts.version(), fresh)
+        self._cache[acc.key] = _CacheEntry(self._accounts.version(), fresh)
         if fresh.expires_at is not None:
             self._events.emit(TokenRefreshed(acc.service, acc.account, fresh.expires_at))
-        return AccessToken(fresh.access_token, fresh.expires_at)
+        return Refreshed(fresh.access(), refreshed=True)
 
     # -- proactive refresh ------------------------------------------------------------------
 
@@ -270,19 +304,19 @@ class TokenManager:
                 continue
             retry = self._backoff.get(acc.key)
             if retry is not None:
-                when = max(when, retry[0])
+                when = max(when, retry.retry_at)
             earliest = when if earliest is None else min(earliest, when)
         return earliest
 
-    def refresh_due(self) -> list[tuple[str, str]]:
+    def refresh_due(self) -> list[_Key]:
         """Refresh every token due now; returns the accounts refreshed. Never raises for
         one account's failure: re-auth is reported by event, the rest backs off."""
         now = self._clock()
-        done: list[tuple[str, str]] = []
+        done: list[_Key] = []
         for acc, tokens in self._refreshable():
             when = due_at(tokens)
             retry = self._backoff.get(acc.key)
-            if when is None or when > now or (retry is not None and retry[0] > now):
+            if when is None or when > now or (retry is not None and retry.retry_at > now):
                 continue
             try:
                 got = self._refresh(acc, stale=tokens, forced=False)
@@ -292,17 +326,18 @@ class TokenManager:
                 log.info("refresh of %s/%s failed: %s", acc.service, acc.account, exc.code)
                 self._back_off(acc.key)
                 continue
-            if got.token == tokens.access_token:
+            if not got.refreshed:
                 # Kept the old token after a temporary failure.
                 self._back_off(acc.key)
                 continue
             done.append(acc.key)
         return done
 
-    def _back_off(self, key: tuple[str, str]) -> None:
-        failures = self._backoff.get(key, (0.0, 0))[1] + 1
+    def _back_off(self, key: _Key) -> None:
+        previous = self._backoff.get(key)
+        failures = (previous.failures if previous else 0) + 1
         delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (failures - 1))
-        self._backoff[key] = (self._clock() + delay, failures)
+        self._backoff[key] = _Backoff(self._clock() + delay, failures)
 
     def _refreshable(self) -> list[tuple[Account, TokenSet]]:
         found: list[tuple[Account, TokenSet]] = []
@@ -332,6 +367,5 @@ class TokenManager:
         return self._refresher
 
 
-def _transient(exc: ProviderError) -> bool:
-    # A 5xx or rate limit is temporary; an OAuth error code is the provider's final word.
-    return exc.error in (None, "temporarily_unavailable", "server_error", "slow_down")
+def _key(acc: Account, kind: SecretKind) -> SecretKey:
+    return SecretKey.for_account(acc.service, acc.account, kind)

@@ -21,6 +21,7 @@ from sigilforge import (
     InvalidReference,
     NoSuchAccount,
     StoreLocked,
+    paths,
 )
 from sigilforge.accounts import AccountStore
 from sigilforge.model import AccountStatus
@@ -109,7 +110,10 @@ def test_reference_to_an_api_key_field_of_an_oauth_style_name_fails(broker: Brok
 
 def test_reauth_required_account_may_be_added_again(broker: Broker) -> None:
     broker.add_account("openai", "work", AddOptions(api_key="old")).result(5)
-    broker.accounts.update("openai", "work", status=AccountStatus.REAUTH_REQUIRED)
+    # As the token manager would on invalid_grant, here through the file any process sees.
+    AccountStore(paths.accounts_file()).update(
+        "openai", "work", status=AccountStatus.REAUTH_REQUIRED
+    )
     broker.add_account("openai", "work", AddOptions(api_key="new")).result(5)
     assert broker.get_token("openai", "work").token == "new"
     assert broker.get_account("openai", "work").status is AccountStatus.OK
@@ -121,7 +125,11 @@ def test_locked_store_loses_nothing(tmp_path: Path) -> None:
         accounts=AccountStore(tmp_path / "accounts.json"), secrets=secrets, lock_dir=tmp_path
     )
     broker.add_account("openai", "work", AddOptions(api_key="k")).result(5)
-    broker.tokens.forget("openai", "work")
+    broker.close()
+    # A broker with nothing in memory, as the next process would be, meets the locked store.
+    broker = Broker(
+        accounts=AccountStore(tmp_path / "accounts.json"), secrets=secrets, lock_dir=tmp_path
+    )
     secrets.locked = True
     with pytest.raises(StoreLocked):
         broker.get_token("openai", "work")

@@ -27,6 +27,7 @@ from dbus_fast.constants import NameFlag, RequestNameReply
 
 from sigilforge.dbus.names import BUS_NAME
 from sigilforge.dbus.service import BrokerInterface
+from sigilforge.refresh_timer import start_refresh_timer
 
 if TYPE_CHECKING:
     from sigilforge.broker import Broker
@@ -77,7 +78,7 @@ async def serve(
             return Outcome.NAME_TAKEN
         broker = open_broker()
         interface.attach(broker)
-        stop_refresh = broker.start_background_refresh(max_sleep=_REFRESH_MAX_SLEEP)
+        stop_refresh = start_refresh_timer(broker, max_sleep=_REFRESH_MAX_SLEEP)
         timeout = broker.config.idle_timeout_secs if idle_timeout is None else idle_timeout
         log.info("serving %s (idle timeout %s)", BUS_NAME, f"{timeout:g}s" if timeout else "off")
         outcome = await _run_until_done(bus, interface, stop, timeout)

@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from sigilforge.errors import AccessDenied, Cancelled, NetworkError, ProviderError, Timeout
 from sigilforge.model import TokenSet
 from sigilforge.oauth.client import Client
+from sigilforge.oauth.errors import (
+    AccessDeniedError,
+    AuthorizationPendingError,
+    ExpiredTokenError,
+    SlowDownError,
+)
 from sigilforge.oauth.http import Http
 from sigilforge.oauth.token_endpoint import DEVICE_GRANT, oauth_error, parse_token, request
 
@@ -114,13 +120,13 @@ def poll(
         error = oauth_error(reply, what="device flow", secrets=secrets)
         if error is None:
             return parse_token(reply, scopes=scopes, now=now, secrets=secrets)
-        if error.error == "authorization_pending":
-            continue
-        if error.error == "slow_down":
+        if isinstance(error, SlowDownError):
             interval += _SLOW_DOWN_STEP
             continue
-        if error.error == "expired_token":
+        if isinstance(error, AuthorizationPendingError):
+            continue
+        if isinstance(error, ExpiredTokenError):
             raise Timeout("the device code expired before it was approved")
-        if error.error == "access_denied":
+        if isinstance(error, AccessDeniedError):
             raise AccessDenied("the sign-in was refused")
         raise error

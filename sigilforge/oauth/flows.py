@@ -28,7 +28,7 @@ from sigilforge.oauth.discovery import Discovery
 from sigilforge.oauth.http import Http
 from sigilforge.pending import Pending
 from sigilforge.providers import Provider, ProviderRegistry
-from sigilforge.store.base import SecretKey, SecretKind, SecretStore
+from sigilforge.store.base import SecretKey, SecretStore
 
 __all__ = ["OAuthFlows", "client_secret_key"]
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def client_secret_key(provider: str) -> SecretKey:
-    return SecretKey(provider, "", SecretKind.CLIENT_SECRET)
+    return SecretKey.client_secret(provider)
 
 
 class OAuthFlows:

@@ -4,9 +4,10 @@ What an answer means, and so what the caller may do with the tokens it holds:
 
 - 200 with a JSON token: the new token set (``obtained_at`` stamped here).
 - 400/401 with an OAuth error: ``invalid_grant`` on refresh is ``ReauthRequired`` (the
-  grant is gone); any other code is a ``ProviderError`` carrying it.
-- 5xx, 429, a timeout or a broken connection: ``ProviderError(error=None)`` /
-  ``NetworkError`` / ``Timeout`` -- temporary, the caller keeps its tokens and retries.
+  grant is gone); any other code is the ``oauth.errors`` class for it, ``transient`` for
+  ``server_error``/``temporarily_unavailable``/``slow_down``.
+- 5xx, 429, a timeout or a broken connection: a transient ``ProviderError`` /
+  ``NetworkError`` / ``Timeout`` -- the caller keeps its tokens and retries.
 - Anything else, including an HTML page or junk with status 200 (a captive portal, a
   proxy): ``ProviderError``; nothing is parsed out of it, so nothing is overwritten.
 
@@ -25,17 +26,14 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from sigilforge.errors import ProviderError, ReauthRequired
 from sigilforge.model import TokenSet
 from sigilforge.oauth.client import Client
+from sigilforge.oauth.errors import InvalidGrantError, OAuth2Error, oauth_error_class
 from sigilforge.oauth.http import Http, Reply
 
-__all__ = ["OAuthErrorReply", "exchange_code", "oauth_error", "parse_token", "refresh", "request"]
+__all__ = ["exchange_code", "oauth_error", "parse_token", "refresh", "request"]
 
 log = logging.getLogger(__name__)
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
-
-class OAuthErrorReply(ProviderError):
-    """A well-formed OAuth error answer; ``error`` is its code."""
 
 
 def exchange_code(
@@ -71,12 +69,8 @@ def refresh(
     reply = request(http, url, client, form)
     try:
         return parse_token(reply, scopes=tokens.scopes, now=now, secrets=sent)
-    except OAuthErrorReply as exc:
-        if exc.error == "invalid_grant":
-            raise ReauthRequired(
-                f"the provider refused the refresh token ({exc.message})"
-            ) from None
-        raise
+    except InvalidGrantError as exc:
+        raise ReauthRequired(f"the provider refused the refresh token ({exc.message})") from None
 
 
 def request(http: Http, url: str, client: Client, form: Mapping[str, str]) -> Reply:
@@ -84,7 +78,7 @@ def request(http: Http, url: str, client: Client, form: Mapping[str, str]) -> Re
     return http.post_form(url, body, what="token endpoint", auth=auth)
 
 
-def oauth_error(reply: Reply, *, what: str, secrets: Iterable[str]) -> OAuthErrorReply | None:
+def oauth_error(reply: Reply, *, what: str, secrets: Iterable[str]) -> OAuth2Error | None:
     """The OAuth error in ``reply``, if it holds one (RFC 6749 section 5.2)."""
     data = reply.json_object()
     if data is None or not isinstance(data.get("error"), str):
@@ -94,7 +88,7 @@ def oauth_error(reply: Reply, *, what: str, secrets: Iterable[str]) -> OAuthErro
     text = f"{what}: {code}"
     if isinstance(description, str) and description and not _echoes(description, secrets):
         text += f": {description[:200]}"
-    return OAuthErrorReply(text, error=code)
+    return oauth_error_class(code)(text, error=code)
 
 
 def _echoes(text: str, secrets: Iterable[str]) -> bool:
@@ -110,7 +104,9 @@ def parse_token(
 ) -> TokenSet:
     secrets = tuple(secrets)
     if reply.status >= 500 or reply.status == 429:
-        raise ProviderError(f"token endpoint is unavailable (HTTP {reply.status}); try again")
+        raise ProviderError(
+            f"token endpoint is unavailable (HTTP {reply.status}); try again", transient=True
+        )
     error = oauth_error(reply, what="token endpoint", secrets=secrets)
     if error is not None:
         # GitHub answers errors with status 200; the body decides, not the status.

@@ -25,6 +25,18 @@ class SecretKey:
     account: str
     kind: SecretKind
 
+    @classmethod
+    def for_account(cls, service: str, account: str, kind: SecretKind) -> SecretKey:
+        """The key of an account's credential (its token set or API key)."""
+        if kind is SecretKind.CLIENT_SECRET:
+            raise ValueError("a client secret belongs to a provider, not an account")
+        return cls(service, account, kind)
+
+    @classmethod
+    def client_secret(cls, provider: str) -> SecretKey:
+        """The key of a provider's OAuth client secret (no account: one per provider)."""
+        return cls(provider, "", SecretKind.CLIENT_SECRET)
+
     def attributes(self) -> dict[str, str]:
         return {
             "xdg:schema": SCHEMA,

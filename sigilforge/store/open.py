@@ -52,10 +52,12 @@ class _AutoStore:
             from sigilforge.store.keyring import KeyringStore
 
             try:
-                fallback = KeyringStore(_non_secret_service_backend())
+                backend = _non_secret_service_backend()
+                fallback = KeyringStore(backend)
             except StoreUnavailable:
                 raise primary_error from None
-            log.info("no Secret Service; using keyring backend %s", type(fallback).__name__)
+            # The keyring backend's own class (e.g. KWallet), not our wrapper's.
+            log.info("no Secret Service; using keyring backend %s", type(backend).__name__)
             self._chosen = fallback
             return op(fallback)
         self._chosen = self._primary

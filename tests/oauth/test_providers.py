@@ -53,7 +53,8 @@ def test_a_client_secret_in_the_file_is_refused(tmp_path: Path) -> None:
         tmp_path,
         '[providers.corp]\nissuer = "https://l.example"\nclient_id = "c"\nclient_secret = "s"\n',
     )
-    with pytest.raises(InvalidArgument, match="client_secret"):
+    # The advice, not a generic "unknown keys": the user learns where the secret goes.
+    with pytest.raises(InvalidArgument, match="use `sigilforge provider set-secret corp`"):
         reg.get("corp")
 
 

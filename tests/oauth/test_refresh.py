@@ -18,6 +18,7 @@ from sigilforge.config import Config
 from sigilforge.errors import ProviderError, ReauthRequired
 from sigilforge.events import Event, ReauthNeeded, TokenRefreshed
 from sigilforge.model import AccountStatus, TokenSet
+from sigilforge.refresh_timer import start_refresh_timer
 from sigilforge.store import open_store
 from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.cli import RunCli
@@ -25,6 +26,7 @@ from sigilforge.testing.hammer import hammer
 from sigilforge.testing.home import Home
 from sigilforge.testing.marker import MARKER, files_containing
 from sigilforge.testing.signin import sign_in, write_provider
+from sigilforge.tokens import read_token_set
 
 
 def _works(server: AuthServer, token: str) -> bool:
@@ -32,8 +34,13 @@ def _works(server: AuthServer, token: str) -> bool:
     return answer.status_code == 200
 
 
-def _stored(broker: Broker, account: str = "alice") -> TokenSet:
-    tokens = broker.tokens.stored_tokens(broker.get_account("corp", account))
+def _stored(account: str = "alice") -> TokenSet:
+    """The token set the user's secret store holds, read as another process would."""
+    store = open_store(Config.load(paths.config_file()).store)
+    try:
+        tokens = read_token_set(store, "corp", account)
+    finally:
+        store.close()
     assert tokens is not None
     return tokens
 
@@ -54,7 +61,7 @@ def short_lived(home: Home, auth_server: AuthServer) -> AuthServer:
 def test_five_second_tokens_rotate(short_lived: AuthServer, run_cli: RunCli) -> None:
     broker = Broker.open()
     sign_in(broker, "alice")
-    first = _stored(broker)
+    first = _stored()
     assert first.expires_at is not None
     assert first.expires_at - time.time() <= 5
 
@@ -67,7 +74,7 @@ def test_five_second_tokens_rotate(short_lived: AuthServer, run_cli: RunCli) -> 
     assert second != first.access_token
     assert _works(short_lived, second)
 
-    stored = _stored(broker)
+    stored = _stored()
     assert stored.access_token == second
     assert stored.refresh_token != first.refresh_token
     assert short_lived.introspect(stored.refresh_token or "")
@@ -93,7 +100,7 @@ def test_one_refresh_for_100_callers_in_2_processes(
     write_provider(home, auth_server)
     broker = Broker.open()
     sign_in(broker, "alice")
-    stale = _stored(broker)
+    stale = _stored()
     broker.close()
     _wait_until_expired(stale)
 
@@ -106,7 +113,7 @@ def test_one_refresh_for_100_callers_in_2_processes(
 
 def test_invalid_grant_means_reauth(broker: Broker, corp: AuthServer, run_cli: RunCli) -> None:
     sign_in(broker, "alice")
-    before = _stored(broker)
+    before = _stored()
     events: list[Event] = []
     broker.subscribe(events.append)
     corp.fail_next("invalid_grant")
@@ -116,7 +123,7 @@ def test_invalid_grant_means_reauth(broker: Broker, corp: AuthServer, run_cli: R
     assert MARKER not in repr(events) + str(raised.value)
     assert broker.get_account("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
     # The tokens are kept (a later sign-in replaces them; revocation can still use them).
-    assert _stored(broker) == before
+    assert _stored() == before
     result = run_cli("get-token", "corp", "alice")
     assert result.returncode == 5
     assert "sign in again" in result.stderr
@@ -133,7 +140,7 @@ def test_reused_refresh_token_after_a_lost_answer_is_clean_reauth(
     broker: Broker, corp: AuthServer
 ) -> None:
     sign_in(broker, "alice")
-    stolen = _stored(broker)
+    stolen = _stored()
     # Someone else (an attacker with a copy) refreshes first; ours is now rotated out,
     # and presenting it again ends the grant at the server.
     answer = httpx2.post(
@@ -155,12 +162,12 @@ def test_temporary_failures_keep_the_tokens(
     broker: Broker, corp: AuthServer, run_cli: RunCli, failure: str
 ) -> None:
     sign_in(broker, "alice")
-    before = _stored(broker)
+    before = _stored()
     corp.fail_next(failure, count=3)  # the first call and both of its retries
     result = run_cli("-vv", "refresh-token", "corp", "alice")
     assert result.returncode == 6, result.stderr
     assert MARKER not in result.stderr
-    assert _stored(broker) == before
+    assert _stored() == before
     assert broker.get_account("corp", "alice").status is AccountStatus.OK
     assert corp.token_requests("refresh_token") == 3
     # The provider is back: a later call succeeds with a new token.
@@ -178,13 +185,13 @@ def test_expired_token_and_a_hanging_provider_is_a_timeout(
     write_provider(home, auth_server, http_timeout_secs=0.5)
     broker = Broker.open()
     sign_in(broker, "alice")
-    before = _stored(broker)
+    before = _stored()
     _wait_until_expired(before)
     auth_server.fail_next("hang", count=3, delay=1.0)
     result = run_cli("get-token", "corp", "alice")
     assert result.returncode == 6
     assert "did not answer" in result.stderr
-    assert _stored(broker) == before
+    assert _stored() == before
     time.sleep(1.0)  # let the server's stalled handlers finish
     later = run_cli("get-token", "corp", "alice")
     assert later.returncode == 0, later.stderr
@@ -196,7 +203,7 @@ def test_due_token_kept_while_provider_is_down(broker: Broker, corp: AuthServer)
     # Due (inside the margin) but not expired: a valid token beats an error. The broker's
     # clock is moved to just inside the margin rather than waiting an hour.
     sign_in(broker, "alice")
-    before = _stored(broker)
+    before = _stored()
     assert before.expires_at is not None
     offset = [0.0]
     shifted = Broker(
@@ -216,7 +223,7 @@ def test_due_token_kept_while_provider_is_down(broker: Broker, corp: AuthServer)
     corp.fail_next("503", count=3)
     with pytest.raises(ProviderError):
         shifted.get_token("corp", "alice")
-    assert _stored(broker) == before
+    assert _stored() == before
     shifted.close()
 
 
@@ -225,9 +232,9 @@ def test_missing_refresh_token_in_answer_keeps_the_old_one(
 ) -> None:
     corp.rotate = False
     sign_in(broker, "alice")
-    before = _stored(broker)
+    before = _stored()
     fresh = broker.refresh_token("corp", "alice")
-    after = _stored(broker)
+    after = _stored()
     assert fresh.token == after.access_token != before.access_token
     assert after.refresh_token == before.refresh_token
 
@@ -238,7 +245,7 @@ def test_proactive_refresh_for_the_daemon(home: Home, auth_server: AuthServer) -
     write_provider(home, auth_server)
     broker = Broker.open()
     sign_in(broker, "alice")
-    tokens = _stored(broker)
+    tokens = _stored()
     assert tokens.expires_at is not None
     due = broker.next_refresh_at()
     assert due is not None
@@ -250,7 +257,7 @@ def test_proactive_refresh_for_the_daemon(home: Home, auth_server: AuthServer) -
     time.sleep(max(0.0, due - time.time()) + 0.05)
     assert broker.refresh_due() == [("corp", "alice")]
     assert [type(e) for e in events] == [TokenRefreshed]
-    refreshed = _stored(broker)
+    refreshed = _stored()
     assert isinstance(events[0], TokenRefreshed)
     assert events[0].expires_at == refreshed.expires_at
     next_due = broker.next_refresh_at()
@@ -271,7 +278,7 @@ def test_remove_account_revokes_at_the_provider(
     broker: Broker, corp: AuthServer, run_cli: RunCli
 ) -> None:
     sign_in(broker, "alice")
-    tokens = _stored(broker)
+    tokens = _stored()
     assert corp.introspect(tokens.refresh_token or "")
     result = run_cli("remove-account", "corp", "alice")
     assert result.returncode == 0, result.stderr
@@ -327,15 +334,15 @@ def test_background_refresh_emits_token_refreshed(home: Home, auth_server: AuthS
             refreshed.set()
 
     broker.subscribe(listen)
-    stop = broker.start_background_refresh(max_sleep=1.0)
+    stop = start_refresh_timer(broker, max_sleep=1.0)
     try:
         # Added after the loop started: the new account wakes it.
         sign_in(broker, "alice")
-        first = _stored(broker)
+        first = _stored()
         assert refreshed.wait(6)
     finally:
         stop()
-    after = _stored(broker)
+    after = _stored()
     assert after.access_token != first.access_token
     assert auth_server.token_requests("refresh_token") >= 1
     # Nobody asked for a token: the refresh happened before expiry, on the timer.
