@@ -1,6 +1,7 @@
 """Sigilforge: one per-user broker for OAuth2 tokens and API keys.
 
-Library users import from here only; every other module is private and may change.
+Library users import from here only (events from ``sigilforge.events``, named as the
+D-Bus signals they become); every other module is private and may change.
 
 The names are loaded on first use (PEP 562): ``sigilforge get-token`` imports submodules
 of this package and must not pay for the broker, the store and their dependencies.
@@ -14,6 +15,7 @@ import typing as _typing
 from sigilforge._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from sigilforge import events
     from sigilforge.broker import Broker
     from sigilforge.config import Config
     from sigilforge.errors import (
@@ -32,13 +34,6 @@ if _typing.TYPE_CHECKING:
         StoreUnavailable,
         Timeout,
         UnknownProvider,
-    )
-    from sigilforge.events import (
-        AccountAdded,
-        AccountRemoved,
-        Event,
-        ReauthNeeded,
-        TokenRefreshed,
     )
     from sigilforge.model import (
         AccessToken,
@@ -72,13 +67,6 @@ _HOMES = {
         "Timeout",
         "UnknownProvider",
     ),
-    "sigilforge.events": (
-        "AccountAdded",
-        "AccountRemoved",
-        "Event",
-        "ReauthNeeded",
-        "TokenRefreshed",
-    ),
     "sigilforge.model": (
         "AccessToken",
         "Account",
@@ -95,6 +83,12 @@ _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names
 
 
 def __getattr__(name: str) -> _typing.Any:
+    if name == "events":
+        # Events are named as the D-Bus signals they become, so ``events.ReauthRequired``
+        # (the event) lives beside ``ReauthRequired`` (the error) in a namespace of its own.
+        value = _importlib.import_module("sigilforge.events")
+        globals()[name] = value
+        return value
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'sigilforge' has no attribute {name!r}")
@@ -111,17 +105,14 @@ __all__ = [
     "AccessDenied",
     "AccessToken",
     "Account",
-    "AccountAdded",
     "AccountExists",
     "AccountKind",
-    "AccountRemoved",
     "AccountStatus",
     "AddOptions",
     "Broker",
     "Cancelled",
     "Config",
     "CredentialRef",
-    "Event",
     "Flow",
     "InvalidArgument",
     "InvalidReference",
@@ -129,7 +120,6 @@ __all__ = [
     "NoSuchAccount",
     "Pending",
     "ProviderError",
-    "ReauthNeeded",
     "ReauthRequired",
     "Removal",
     "SigilforgeError",
@@ -137,7 +127,7 @@ __all__ = [
     "StoreLocked",
     "StoreUnavailable",
     "Timeout",
-    "TokenRefreshed",
     "UnknownProvider",
     "__version__",
+    "events",
 ]

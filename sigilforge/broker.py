@@ -182,7 +182,7 @@ class Broker:
 
     def refresh_due(self) -> list[tuple[str, str]]:
         """Refresh every token that is due now; the accounts refreshed. Each success
-        emits ``TokenRefreshed``, each revoked grant ``ReauthNeeded``; a temporary
+        emits ``TokenRefreshed``, each revoked grant ``ReauthRequired``; a temporary
         failure is retried later with backoff, never raised."""
         return self._tokens.refresh_due()
 

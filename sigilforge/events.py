@@ -14,7 +14,7 @@ __all__ = [
     "AccountRemoved",
     "Event",
     "EventHub",
-    "ReauthNeeded",
+    "ReauthRequired",
     "TokenRefreshed",
 ]
 
@@ -41,13 +41,13 @@ class AccountRemoved:
 
 
 @dataclass(frozen=True, slots=True)
-class ReauthNeeded:
+class ReauthRequired:
     service: str
     account: str
     reason: str
 
 
-Event = TokenRefreshed | AccountAdded | AccountRemoved | ReauthNeeded
+Event = TokenRefreshed | AccountAdded | AccountRemoved | ReauthRequired
 Listener = Callable[[Event], None]
 
 

@@ -10,7 +10,7 @@ Rules it keeps (DESIGN section 5):
 - A new token set is saved and read back before any caller sees the new access token; a
   response without a refresh token keeps the old one.
 - A revoked grant (``ReauthRequired`` from the refresher) marks the account
-  ``reauth_required`` (tokens kept) and emits ``ReauthNeeded``; a failure the OAuth
+  ``reauth_required`` (tokens kept) and emits the ``ReauthRequired`` event; a failure the OAuth
   layer calls ``transient`` keeps the tokens and is retried with backoff; any other
   is raised as it came.
 - Reads are served from memory while ``accounts.json`` is unchanged; any account change,
@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from sigilforge import events
 from sigilforge.accounts import AccountStore
 from sigilforge.errors import (
     InvalidArgument,
@@ -41,7 +42,7 @@ from sigilforge.errors import (
     StoreUnavailable,
     Timeout,
 )
-from sigilforge.events import EventHub, ReauthNeeded, TokenRefreshed
+from sigilforge.events import EventHub
 from sigilforge.filelock import locked
 from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
 from sigilforge.store.base import SecretKey, SecretKind, SecretStore
@@ -289,7 +290,7 @@ class TokenManager:
         self._accounts.update(acc.service, acc.account, expires_at=fresh.expires_at)
         self._cache[acc.key] = _CacheEntry(self._accounts.version(), fresh)
         if fresh.expires_at is not None:
-            self._events.emit(TokenRefreshed(acc.service, acc.account, fresh.expires_at))
+            self._events.emit(events.TokenRefreshed(acc.service, acc.account, fresh.expires_at))
         return Refreshed(fresh.access(), refreshed=True)
 
     # -- proactive refresh ------------------------------------------------------------------
@@ -356,7 +357,7 @@ class TokenManager:
     def _mark_reauth(self, acc: Account, reason: str) -> None:
         self._accounts.update(acc.service, acc.account, status=AccountStatus.REAUTH_REQUIRED)
         self.forget(acc.service, acc.account)
-        self._events.emit(ReauthNeeded(acc.service, acc.account, reason))
+        self._events.emit(events.ReauthRequired(acc.service, acc.account, reason))
         raise ReauthRequired(f"{acc.service}/{acc.account}: {reason}")
 
     def _get_refresher(self) -> Refresher:

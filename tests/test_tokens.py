@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from sigilforge import events
 from sigilforge.accounts import AccountStore
 from sigilforge.errors import ProviderError, ReauthRequired, RemoteError
-from sigilforge.events import Event, EventHub, ReauthNeeded, TokenRefreshed
+from sigilforge.events import Event, EventHub, TokenRefreshed
 from sigilforge.model import Account, AccountKind, AccountStatus, TokenSet
 from sigilforge.oauth.errors import InvalidGrantError, oauth_error_class
 from sigilforge.store.base import SecretKey, SecretKind
@@ -145,7 +146,7 @@ def test_a_revoked_grant_marks_the_account_and_keeps_the_tokens(rig: Rig) -> Non
     with pytest.raises(ReauthRequired):
         rig.get()
     assert rig.accounts.get("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
-    assert [type(e) for e in rig.events] == [ReauthNeeded]
+    assert [type(e) for e in rig.events] == [events.ReauthRequired]
     assert rig.stored().refresh_token == "r0"
     with pytest.raises(ReauthRequired):
         rig.get()

@@ -39,7 +39,7 @@ from sigilforge.dbus.names import (
 from sigilforge.dbus.options import options_to_wire
 from sigilforge.dbus.wire import account_from_wire, response_from_wire
 from sigilforge.errors import SigilforgeError, Timeout
-from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
+from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 from sigilforge.model import AccessToken, Account, AddOptions
 
 __all__ = ["AsyncClient", "AsyncRequest"]
@@ -247,5 +247,5 @@ def _event(member: str, body: list[Any]) -> Event | None:
         case "AccountRemoved":
             return AccountRemoved(body[0], body[1])
         case "ReauthRequired":
-            return ReauthNeeded(body[0], body[1], body[2])
+            return ReauthRequired(body[0], body[1], body[2])
     return None

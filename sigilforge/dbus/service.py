@@ -34,7 +34,7 @@ from sigilforge.dbus.options import parse_add_options
 from sigilforge.dbus.requests import CALLER, Requests
 from sigilforge.dbus.wire import account_to_wire
 from sigilforge.errors import SigilforgeError
-from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
+from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
@@ -303,7 +303,7 @@ class BrokerInterface(ServiceInterface):
                 self.account_added(service, account)
             case AccountRemoved(service, account):
                 self.account_removed(service, account)
-            case ReauthNeeded(service, account, reason):
+            case ReauthRequired(service, account, reason):
                 self.reauth_required(service, account, reason)
 
 

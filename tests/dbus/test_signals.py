@@ -7,13 +7,13 @@ import threading
 
 from sigilforge._version import __version__
 from sigilforge.dbus.aio import AsyncClient
-from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthNeeded, TokenRefreshed
+from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 from sigilforge.testing.broker_rig import BrokerRig
 from tests.dbus.stub import ScriptedBroker, serving
 
 EVENTS: list[Event] = [
     TokenRefreshed("github", "personal", 1_900_000_000),
-    ReauthNeeded("github", "personal", "invalid_grant"),
+    ReauthRequired("github", "personal", "invalid_grant"),
     AccountAdded("openai", "work"),
     AccountRemoved("openai", "work"),
 ]

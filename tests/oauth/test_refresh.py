@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from sigilforge import paths
+from sigilforge import events, paths
 from sigilforge.accounts import AccountStore
 from sigilforge.broker import Broker
 from sigilforge.config import Config
 from sigilforge.errors import ProviderError, ReauthRequired
-from sigilforge.events import Event, ReauthNeeded, TokenRefreshed
+from sigilforge.events import Event, TokenRefreshed
 from sigilforge.model import AccountStatus, TokenSet
 from sigilforge.refresh_timer import start_refresh_timer
 from sigilforge.store import open_store
@@ -114,13 +114,13 @@ def test_one_refresh_for_100_callers_in_2_processes(
 def test_invalid_grant_means_reauth(broker: Broker, corp: AuthServer, run_cli: RunCli) -> None:
     sign_in(broker, "alice")
     before = _stored()
-    events: list[Event] = []
-    broker.subscribe(events.append)
+    seen: list[Event] = []
+    broker.subscribe(seen.append)
     corp.fail_next("invalid_grant")
     with pytest.raises(ReauthRequired) as raised:
         broker.refresh_token("corp", "alice")
-    assert [type(e) for e in events] == [ReauthNeeded]
-    assert MARKER not in repr(events) + str(raised.value)
+    assert [type(e) for e in seen] == [events.ReauthRequired]
+    assert MARKER not in repr(seen) + str(raised.value)
     assert broker.get_account("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
     # The tokens are kept (a later sign-in replaces them; revocation can still use them).
     assert _stored() == before
