@@ -1,0 +1,9 @@
+"""The ``sigilforge`` command: one module per verb group, the group itself in ``app``.
+
+Importing this package registers every verb; ``main`` runs the command.
+"""
+
+from sigilforge.cli import accounts, provider, service, tokens
+from sigilforge.cli.app import cli, main
+
+__all__ = ["accounts", "cli", "main", "provider", "service", "tokens"]

@@ -1,0 +1,137 @@
+"""The ``sigilforge`` command group, its shared state, and how a run ends.
+
+Output that scripts read is exact: ``get-token`` and ``resolve`` print the secret and a
+newline, nothing else. Errors are one line on stderr and an exit status per error kind
+(see ``sigilforge.errors``); a traceback never reaches the terminal, only the local log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+from sigilforge.errors import SigilforgeError
+
+if TYPE_CHECKING:
+    from sigilforge.broker import BrokerAPI
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "State", "cli", "main", "pass_state"]
+
+log = logging.getLogger("sigilforge")
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class State:
+    """Opens the backend on first use, so ``--help`` and usage errors cost nothing.
+
+    The backend is the daemon over the session bus (started by D-Bus if need be); when
+    no bus or daemon can be reached, the same ``Broker`` runs in this process instead,
+    and the user is told once, on stderr.
+    """
+
+    def __init__(self) -> None:
+        self._backend: BrokerAPI | None = None
+        self.no_daemon = bool(os.environ.get("SIGILFORGE_NO_DAEMON"))
+
+    def backend(self) -> BrokerAPI:
+        if self._backend is None:
+            self._backend = self._open()
+        return self._backend
+
+    def _open(self) -> BrokerAPI:
+        if not self.no_daemon:
+            from sigilforge.dbus.blocking import BlockingClient
+            from sigilforge.dbus.errors import Unreachable
+
+            try:
+                client = BlockingClient.connect()
+            except Unreachable as exc:
+                reason = exc.message
+            else:
+                try:
+                    client.ping()
+                    return client
+                except Unreachable as exc:
+                    client.close()
+                    reason = exc.message
+            click.echo(
+                f"sigilforge: no broker daemon reachable ({reason}); running in-process",
+                err=True,
+            )
+        from sigilforge.broker import Broker
+
+        return Broker.open()
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sigilforge", prog_name="sigilforge")
+@click.option("-v", "--verbose", count=True, help="Log more (to stderr); repeat for debug.")
+@click.option(
+    "--no-daemon",
+    is_flag=True,
+    help="Run the broker in this process instead of asking the daemon on the session bus.",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, no_daemon: bool) -> None:
+    """Sigilforge: OAuth2 tokens and API keys for your desktop and your scripts."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2),
+        format="sigilforge: %(levelname)s: %(message)s",
+    )
+    state = ctx.ensure_object(State)
+    state.no_daemon = state.no_daemon or no_daemon
+    ctx.call_on_close(state.close)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"sigilforge: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="sigilforge", standalone_mode=False)
+    except SigilforgeError as exc:
+        _fail(exc.message, exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        _log_unexpected(exc)
+        _fail(f"unexpected error ({type(exc).__name__}); details in the log", 1)
+
+
+def _log_unexpected(exc: BaseException) -> None:
+    # Where it was raised goes to a private file, never to the terminal.
+    import os
+
+    from sigilforge import paths
+    from sigilforge.errors import describe_unexpected
+
+    try:
+        path = paths.log_file()
+        paths.ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            fh.write(f"{stamp} unexpected error: {describe_unexpected(exc)}\n")
+    except OSError:
+        pass
