@@ -31,9 +31,9 @@ def _fast_path(args: list[str]) -> int | None:
     if os.environ.get("SIGILFORGE_NO_DAEMON"):
         return None
     if len(args) == 3 and args[0] == "get-token":
-        member, signature = "GetToken", "ss"
+        member = "GetToken"
     elif len(args) == 2 and args[0] == "resolve":
-        member, signature = "Resolve", "s"
+        member = "Resolve"
     else:
         return None
     if any(arg.startswith("-") for arg in args[1:]):
@@ -44,7 +44,7 @@ def _fast_path(args: list[str]) -> int | None:
     from sigilforge.errors import SigilforgeError
 
     try:
-        value = call_once(member, signature, *args[1:])
+        value = call_once(member, *args[1:])
     except Unreachable:
         return None
     except SigilforgeError as exc:

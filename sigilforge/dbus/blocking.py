@@ -20,6 +20,7 @@ from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.low_level import HeaderFields, Message
 
 from sigilforge.dbus.errors import Unreachable, error_from_reply
+from sigilforge.dbus.interface import in_signature
 from sigilforge.dbus.names import (
     BUS_NAME,
     CALL_TIMEOUT,
@@ -53,9 +54,10 @@ def _connect(timeout: float) -> DBusConnection:
 
 
 def _call(
-    conn: DBusConnection, member: str, signature: str | None, body: tuple[Any, ...], timeout: float
+    conn: DBusConnection, member: str, body: tuple[Any, ...], timeout: float
 ) -> tuple[Any, ...]:
-    msg = new_method_call(_BROKER, member, signature, body)
+    # The signature comes from the shipped XML, like the service's.
+    msg = new_method_call(_BROKER, member, in_signature(INTERFACE, member) or None, body)
     try:
         reply = conn.send_and_get_reply(msg, timeout=timeout)
     except TimeoutError:
@@ -65,11 +67,11 @@ def _call(
     return _unwrap(reply)
 
 
-def call_once(member: str, signature: str, *body: Any, timeout: float = CALL_TIMEOUT) -> Any:
+def call_once(member: str, *body: Any, timeout: float = CALL_TIMEOUT) -> Any:
     """One call on a fresh connection; the first value of the reply."""
     conn = _connect(timeout)
     try:
-        return _call(conn, member, signature, body, timeout)[0]
+        return _call(conn, member, body, timeout)[0]
     finally:
         conn.close()
 
@@ -93,8 +95,8 @@ class BlockingClient:
     def connect(cls, *, timeout: float = CALL_TIMEOUT) -> BlockingClient:
         return cls(_connect(timeout), timeout=timeout)
 
-    def _call(self, member: str, signature: str | None = None, *body: Any) -> tuple[Any, ...]:
-        return _call(self._conn, member, signature, body, self._timeout)
+    def _call(self, member: str, *body: Any) -> tuple[Any, ...]:
+        return _call(self._conn, member, body, self._timeout)
 
     def ping(self) -> None:
         """Make sure a broker answers (starting it if need be), else ``Unreachable``."""
@@ -115,13 +117,13 @@ class BlockingClient:
     def get_token(self, service: str, account: str) -> AccessToken:
         from sigilforge.model import AccessToken
 
-        token, expires_at = self._call("GetToken", "ss", service, account)
+        token, expires_at = self._call("GetToken", service, account)
         return AccessToken(token, expires_at or None)
 
     def refresh_token(self, service: str, account: str) -> AccessToken:
         from sigilforge.model import AccessToken
 
-        token, expires_at = self._call("RefreshToken", "ss", service, account)
+        token, expires_at = self._call("RefreshToken", service, account)
         return AccessToken(token, expires_at or None)
 
     def list_accounts(self) -> list[Account]:
@@ -131,7 +133,7 @@ class BlockingClient:
         return [account_from_wire({k: v[1] for k, v in row.items()}) for row in rows]
 
     def resolve(self, reference: str) -> str:
-        (value,) = self._call("Resolve", "s", reference)
+        (value,) = self._call("Resolve", reference)
         return str(value)
 
     def remove_account(self, service: str, account: str) -> Removal:
@@ -141,7 +143,7 @@ class BlockingClient:
         from sigilforge.model import Removal
 
         found = [a for a in self.list_accounts() if a.key == (service, account)]
-        self._call("RemoveAccount", "ss", service, account)
+        self._call("RemoveAccount", service, account)
         if not found:
             # It was added between the two calls: removed, but there is no true report.
             raise SigilforgeError(f"{service}/{account} appeared while being removed; it is gone")
@@ -168,9 +170,7 @@ class BlockingClient:
             _unwrap(conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=self._timeout))
             queue = conn.filter(rule, bufsize=4)
             wire = options_to_wire(options, token)
-            handle, prompt = _call(
-                conn, "AddAccount", "ssa{sv}", (service, account, wire), self._timeout
-            )
+            handle, prompt = _call(conn, "AddAccount", (service, account, wire), self._timeout)
         except BaseException:
             conn.close()
             raise

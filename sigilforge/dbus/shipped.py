@@ -9,7 +9,7 @@ itself. A package that is not plain files is read through ``importlib.resources`
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 __all__ = ["DBUS_SERVICE", "INTERFACE_XML", "SYSTEMD_UNIT", "read"]
 
@@ -20,13 +20,15 @@ SYSTEMD_UNIT = "systemd/sigilforge.service.in"
 
 def read(name: str) -> str:
     """The text of ``name``, a path relative to ``data/``."""
-    package = Path(__file__).resolve().parents[1]
-    # Path arithmetic first: for a package on disk it is what importlib.resources
-    # answers, without importing it (a few ms, on every activation of the daemon).
-    for base in (package / "_data", package.parent / "data"):
-        path = base / name
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    # Plain paths first: for a package on disk it is what importlib.resources answers,
+    # without importing it or pathlib (milliseconds on every activation and every
+    # ``sigilforge get-token``, which reads its call signature from the XML).
+    for base in (os.path.join(package, "_data"), os.path.join(os.path.dirname(package), "data")):
+        path = os.path.join(base, *name.split("/"))
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
     from importlib import resources  # a package that is not plain files (a zip, say)
 
     return resources.files("sigilforge").joinpath("_data", *name.split("/")).read_text("utf-8")
