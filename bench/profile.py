@@ -1,0 +1,256 @@
+"""Where the time goes, for the figures issue 11 wants moved: counts, not timings.
+
+``python -m bench.profile`` brings up the same private bus, keyring and peers as
+``bench.run`` and prints:
+
+- the Secret Service calls (and their sequence) per cache miss, per GOA
+  ``GetAccessToken``, per cached ``GetToken``, and during activation to the first token,
+  all read off ``dbus-monitor`` on the private bus;
+- ``python -X importtime`` of the activated daemon up to its first token and of
+  ``sigilforge get-token``, as the heaviest top-level imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from dbus_fast import Message
+from dbus_fast.aio import MessageBus
+
+from bench import calls, measure, peers
+from bench.calls import ECHO_NAME, SERVICE, account_name, api_key
+from bench.rigs import BUS_NAME, BrokerRig, cli_command, daemon_command
+from sigilforge.dbus.aio import AsyncClient
+from sigilforge.model import AddOptions
+
+HERE = Path(__file__).parent
+SECRETS = "/org/freedesktop/secrets"
+MISSES = 5
+
+
+def marker(n: int) -> calls.Call:
+    call = calls.echo()
+    msg = Message(
+        destination=ECHO_NAME,
+        path=call.message.path,
+        interface=ECHO_NAME,
+        member="Echo",
+        signature="s",
+        body=[f"mark{n}"],
+    )
+    return calls.Call("marker", msg)
+
+
+class Monitor:
+    """``dbus-monitor --profile`` on the private bus, split into segments by markers
+    (Echo calls, whose profile lines carry the member name)."""
+
+    def __init__(self, rig: BrokerRig, out: Path) -> None:
+        self.out = out
+        self._file = out.open("w")
+        self._proc = subprocess.Popen(
+            ["dbus-monitor", "--address", rig.bus.address, "--profile"],
+            stdout=self._file,
+            stderr=subprocess.DEVNULL,
+        )
+        self.marks = 0
+
+    async def mark(self, bus: MessageBus, timeout: float = 10.0) -> None:
+        """Send a marker and wait until the monitor has written it (bounded)."""
+        self.marks += 1
+        deadline = time.monotonic() + timeout
+        while True:
+            await marker(self.marks).on(bus)
+            await asyncio.sleep(0.05)
+            if self._count_marks() >= self.marks:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("dbus-monitor did not see the marker")
+
+    def _count_marks(self) -> int:
+        return sum(1 for line in self.lines() if _is_marker(line))
+
+    def lines(self) -> list[list[str]]:
+        self._file.flush()
+        return [line.split("\t") for line in self.out.read_text().splitlines() if line]
+
+    def segments(self) -> list[list[list[str]]]:
+        """Lines between consecutive markers (segment i follows marker i+1), dropping
+        duplicate markers sent while waiting for the monitor."""
+        segs: list[list[list[str]]] = []
+        current: list[list[str]] | None = None
+        for fields in self.lines():
+            if _is_marker(fields):
+                if current is None or current:
+                    current = []
+                    segs.append(current)
+                continue
+            if current is not None:
+                current.append(fields)
+        return segs
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(5)
+        self._file.close()
+
+
+def _is_marker(fields: list[str]) -> bool:
+    return len(fields) >= 8 and fields[0] == "mc" and fields[7] == "Echo"
+
+
+def secret_calls(seg: list[list[str]], sender: str) -> list[str]:
+    """Method calls from ``sender`` to the Secret Service, as ``Interface.Member``."""
+    out = []
+    for f in seg:
+        if f[0] == "mc" and f[3] == sender and f[5].startswith(SECRETS):
+            iface = f[6].rsplit(".", 1)[-1]
+            out.append(f"{iface}.{f[7]}")
+    return out
+
+
+async def name_owner(bus: MessageBus, name: str) -> str:
+    msg = Message(
+        destination="org.freedesktop.DBus",
+        path="/org/freedesktop/DBus",
+        interface="org.freedesktop.DBus",
+        member="GetNameOwner",
+        signature="s",
+        body=[name],
+    )
+    reply = await bus.call(msg)
+    assert reply is not None
+    return str(reply.body[0])
+
+
+async def round_trips(rig: BrokerRig) -> None:
+    bus = await MessageBus(bus_address=rig.bus.address).connect()
+    adder = AsyncClient(await MessageBus(bus_address=rig.bus.address).connect())
+    for i in range(MISSES + 1):
+        request = await adder.add_account(SERVICE, account_name(i), AddOptions(api_key=api_key(i)))
+        await request.result(timeout=30)
+    adder.close()
+    await calls.goa_access_token().on(bus)
+    await measure.stop_service(bus, BUS_NAME)
+    monitor = Monitor(rig, rig.root / "monitor.txt")
+    try:
+        await monitor.mark(bus)
+        await calls.get_token(0).on(bus)  # activation -> first token (a miss too)
+        await monitor.mark(bus)
+        for i in range(1, MISSES + 1):
+            await calls.get_token(i).on(bus)
+        await monitor.mark(bus)
+        for _ in range(MISSES):
+            await calls.goa_access_token().on(bus)
+        await monitor.mark(bus)
+        for _ in range(MISSES):
+            await calls.get_token(0).on(bus)
+        await monitor.mark(bus)
+        await measure.stop_service(bus, peers.GOA_NAME)
+        await calls.goa_access_token().on(bus)  # goa-daemon activation -> first token
+        await monitor.mark(bus)
+        ours, goa = await name_owner(bus, BUS_NAME), await name_owner(bus, peers.GOA_NAME)
+        activation, misses, goa_calls, cached, goa_activation = monitor.segments()[:5]
+    finally:
+        monitor.stop()
+        bus.disconnect()
+    print("Secret Service method calls (dbus-monitor on the private bus)")
+    rows = [
+        ("Sigilforge activation -> first token", secret_calls(activation, ours), 1),
+        ("Sigilforge cache miss", secret_calls(misses, ours), MISSES),
+        ("Sigilforge cached GetToken", secret_calls(cached, ours), MISSES),
+        ("goa-daemon activation -> first token", secret_calls(goa_activation, goa), 1),
+        ("GOA GetAccessToken", secret_calls(goa_calls, goa), MISSES),
+    ]
+    for label, seq, n in rows:
+        print(f"  {label}: {len(seq) / n:g} per call")
+        if seq:
+            one = seq[: len(seq) // n]
+            print(f"    {', '.join(one)}")
+            if Counter(seq) != Counter({k: v * n for k, v in Counter(one).items()}):
+                print(f"    (not the same every call: {dict(Counter(seq))} over {n})")
+
+
+def importtime(lines: list[str], top: int = 12) -> list[str]:
+    """The heaviest top-level imports (cumulative) from ``-X importtime`` output."""
+    entries = []
+    total = 0
+    for line in lines:
+        if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
+            continue
+        _, cumulative, name = line[len("import time:") :].split("|")
+        if name.startswith(" ") and not name.startswith("  "):
+            us = int(cumulative)
+            total += us
+            entries.append((us, name.strip()))
+    entries.sort(reverse=True)
+    out = [f"    all top-level imports: {total / 1000:.1f} ms"]
+    out += [f"    {us / 1000:6.1f} ms  {name}" for us, name in entries[:top]]
+    return out
+
+
+async def activation_imports(rig: BrokerRig) -> list[str]:
+    bus = await MessageBus(bus_address=rig.bus.address).connect()
+    try:
+        await measure.stop_service(bus, BUS_NAME)
+        log_start = len(rig.log_text())
+        rig.install_activation_file(
+            BUS_NAME, ["/usr/bin/env", "PYTHONPROFILEIMPORTTIME=1", *daemon_command()]
+        )
+        await calls.get_token(0).on(bus)
+        await measure.stop_service(bus, BUS_NAME)
+        rig.install_activation_file()  # back to the real one
+    finally:
+        bus.disconnect()
+    return rig.log_text()[log_start:].splitlines()
+
+
+def cli_imports(rig: BrokerRig) -> list[str]:
+    code = "import sys; from sigilforge.entry import main; main(sys.argv[1:])"
+    argv = [sys.executable, "-X", "importtime", "-c", code, "get-token", SERVICE, account_name(0)]
+    done = rig.run(*argv)
+    if done.returncode != 0 or done.stdout.strip() != api_key(0):
+        raise RuntimeError(f"get-token failed: {done.stderr[-500:]}")
+    return done.stderr.splitlines()
+
+
+def python_startup(rig: BrokerRig, runs: int = 10) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        rig.run(sys.executable, "-c", "pass")
+        times.append(time.perf_counter() - start)
+    return measure.p50(times)
+
+
+async def main_async() -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="sigilforge-profile-") as tmp,
+        BrokerRig(Path(tmp), daemon_args=()) as rig,
+    ):
+        rig.install_activation_file(ECHO_NAME, [sys.executable, str(HERE / "echo_service.py")])
+        peers.install_goa(rig)
+        await round_trips(rig)
+        print("\nimports of the activated daemon, up to its first token (-X importtime)")
+        print("\n".join(importtime(await activation_imports(rig))))
+        print(f"\nimports of `{' '.join(cli_command()[-1:])} get-token` (daemon warm)")
+        print("\n".join(importtime(cli_imports(rig))))
+        print(f"\n`python -c pass`: {python_startup(rig) * 1e3:.1f} ms (p50 of 10)")
+
+
+def main() -> int:
+    from bench.run import precompile
+
+    precompile()
+    asyncio.run(main_async())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
