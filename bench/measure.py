@@ -68,9 +68,19 @@ async def drive(buses: Sequence[MessageBus], call: Call, total: int) -> None:
     await asyncio.gather(*(caller(b, share + (i < extra)) for i, b in enumerate(buses)))
 
 
+def running(pid: int) -> bool:
+    """False once the process has exited, zombie or reaped: dbus-daemon reaps the
+    services it activated only now and then."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+
+
 async def wait_exit(pid: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists():
+    while running(pid):
         if time.monotonic() > deadline:
             raise RuntimeError(f"process {pid} did not exit")
         await asyncio.sleep(0.005)
@@ -93,7 +103,7 @@ async def stop_service(bus: MessageBus, name: str) -> None:
         await asyncio.sleep(0.005)
 
 
-async def activation(bus: MessageBus, name: str, call: Call, settle: float = 0.1) -> float:
+async def activation(bus: MessageBus, name: str, call: Call, settle: float = 0.2) -> float:
     """Seconds from a call to a stopped service until its reply (activation included)."""
     await stop_service(bus, name)
     # Let the exit's aftermath (bus bookkeeping, page cache) settle before timing.

@@ -105,28 +105,21 @@ def _is_marker(fields: list[str]) -> bool:
     return len(fields) >= 8 and fields[0] == "mc" and fields[7] == "Echo"
 
 
-def secret_calls(seg: list[list[str]], sender: str) -> list[str]:
-    """Method calls from ``sender`` to the Secret Service, as ``Interface.Member``."""
+def secret_calls(seg: list[list[str]], senders: set[str]) -> list[str]:
+    """Method calls from ``senders`` to the Secret Service, as ``Interface.Member``."""
     out = []
     for f in seg:
-        if f[0] == "mc" and f[3] == sender and f[5].startswith(SECRETS):
+        if f[0] == "mc" and f[3] in senders and f[5].startswith(SECRETS):
             iface = f[6].rsplit(".", 1)[-1]
             out.append(f"{iface}.{f[7]}")
     return out
 
 
-async def name_owner(bus: MessageBus, name: str) -> str:
-    msg = Message(
-        destination="org.freedesktop.DBus",
-        path="/org/freedesktop/DBus",
-        interface="org.freedesktop.DBus",
-        member="GetNameOwner",
-        signature="s",
-        body=[name],
-    )
-    reply = await bus.call(msg)
-    assert reply is not None
-    return str(reply.body[0])
+async def connections_of(bus: MessageBus, pid: int | None, lines: list[list[str]]) -> set[str]:
+    """The unique names, among senders in ``lines``, of connections of process ``pid``:
+    a daemon may talk to the Secret Service on a connection of its own."""
+    senders = {f[3] for f in lines if len(f) > 3 and f[3].startswith(":")}
+    return {s for s in senders if pid is not None and await calls.owner_pid(bus, s) == pid}
 
 
 async def round_trips(rig: BrokerRig) -> None:
@@ -138,9 +131,11 @@ async def round_trips(rig: BrokerRig) -> None:
     adder.close()
     await calls.goa_access_token().on(bus)
     await measure.stop_service(bus, BUS_NAME)
+    await asyncio.sleep(0.2)
     monitor = Monitor(rig, rig.root / "monitor.txt")
     try:
         await monitor.mark(bus)
+        ours_sent = time.time()
         await calls.get_token(0).on(bus)  # activation -> first token (a miss too)
         await monitor.mark(bus)
         for i in range(1, MISSES + 1):
@@ -152,15 +147,24 @@ async def round_trips(rig: BrokerRig) -> None:
         for _ in range(MISSES):
             await calls.get_token(0).on(bus)
         await monitor.mark(bus)
+        # goa-daemon is restarted next: learn its connections while they are there.
+        goa_pid = await calls.owner_pid(bus, peers.GOA_NAME)
+        goa_first = await connections_of(bus, goa_pid, monitor.lines())
         await measure.stop_service(bus, peers.GOA_NAME)
+        await asyncio.sleep(0.2)
+        goa_sent = time.time()
         await calls.goa_access_token().on(bus)  # goa-daemon activation -> first token
         await monitor.mark(bus)
-        ours, goa = await name_owner(bus, BUS_NAME), await name_owner(bus, peers.GOA_NAME)
+        bus_name = bus.unique_name or ""
+        lines = monitor.lines()
+        ours = await connections_of(bus, await calls.owner_pid(bus, BUS_NAME), lines)
+        goa = await connections_of(bus, await calls.owner_pid(bus, peers.GOA_NAME), lines)
+        goa |= goa_first
         activation, misses, goa_calls, cached, goa_activation = monitor.segments()[:5]
     finally:
         monitor.stop()
+
         bus.disconnect()
-    print("Secret Service method calls (dbus-monitor on the private bus)")
     rows = [
         ("Sigilforge activation -> first token", secret_calls(activation, ours), 1),
         ("Sigilforge cache miss", secret_calls(misses, ours), MISSES),
@@ -168,6 +172,13 @@ async def round_trips(rig: BrokerRig) -> None:
         ("goa-daemon activation -> first token", secret_calls(goa_activation, goa), 1),
         ("GOA GetAccessToken", secret_calls(goa_calls, goa), MISSES),
     ]
+    client = bus_name
+    print("where the time goes, from dbus-monitor's timestamps on the private bus")
+    show_timeline("Sigilforge activation", timeline(activation, ours, client, ours_sent))
+    show_timeline("Sigilforge cache miss", timeline(misses, ours, client))
+    show_timeline("goa-daemon activation", timeline(goa_activation, goa, client, goa_sent))
+    show_timeline("GOA GetAccessToken", timeline(goa_calls, goa, client))
+    print("\nSecret Service method calls (dbus-monitor on the private bus)")
     for label, seq, n in rows:
         print(f"  {label}: {len(seq) / n:g} per call")
         if seq:
@@ -177,21 +188,73 @@ async def round_trips(rig: BrokerRig) -> None:
                 print(f"    (not the same every call: {dict(Counter(seq))} over {n})")
 
 
-def importtime(lines: list[str], top: int = 12) -> list[str]:
-    """The heaviest top-level imports (cumulative) from ``-X importtime`` output."""
-    entries = []
-    total = 0
-    for line in lines:
-        if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
+TOKEN_CALLS = {"GetToken", "GetAccessToken"}
+STEPS = (
+    ("Hello", "connected to the bus"),
+    ("RequestName", "asked for its name"),
+    ("first", "first Secret Service call"),
+    ("last", "last Secret Service reply"),
+    ("reply", "reply"),
+)
+
+
+def timeline(
+    seg: list[list[str]], daemon: set[str], client: str, sent_at: float | None = None
+) -> dict[str, float]:
+    """Milliseconds from each token call ``client`` made in ``seg`` to the steps the
+    daemon took for it (averaged over the calls), from dbus-monitor's timestamps.
+
+    ``sent_at`` (wall clock, as dbus-monitor's) replaces the call's own timestamp: a
+    call that activates a service may be seen by the monitor only when delivered."""
+    per_call: list[dict[str, float]] = []
+    t0 = 0.0
+    events: dict[str, float] = {}
+    for f in seg:
+        t, sender = float(f[1]), f[3]
+        if f[0] == "mc" and sender == client and f[7] in TOKEN_CALLS:
+            events = {}
+            per_call.append(events)
+            t0 = t if sent_at is None else sent_at
             continue
-        _, cumulative, name = line[len("import time:") :].split("|")
-        if name.startswith(" ") and not name.startswith("  "):
-            us = int(cumulative)
-            total += us
-            entries.append((us, name.strip()))
-    entries.sort(reverse=True)
-    out = [f"    all top-level imports: {total / 1000:.1f} ms"]
-    out += [f"    {us / 1000:6.1f} ms  {name}" for us, name in entries[:top]]
+        if f[0] == "mc" and sender in daemon:
+            if f[7] in {"Hello", "RequestName"}:
+                events.setdefault(f[7], (t - t0) * 1e3)
+            if f[5].startswith(SECRETS):
+                events.setdefault("first", (t - t0) * 1e3)
+                events["pending"] = 1.0
+        elif f[0] in {"mr", "err"} and f[4] in daemon and events.pop("pending", 0.0):
+            events["last"] = (t - t0) * 1e3
+        elif f[0] in {"mr", "err"} and f[4] == client and sender in daemon:
+            events["reply"] = (t - t0) * 1e3
+    names = {k for e in per_call for k in e}
+    return {k: sum(e.get(k, 0.0) for e in per_call) / len(per_call) for k in names}
+
+
+def show_timeline(label: str, steps: dict[str, float]) -> None:
+    parts = [f"{text} {steps[key]:.2f}" for key, text in STEPS if key in steps]
+    print(f"  {label} (ms after the call): {', '.join(parts)}")
+
+
+def importtime(lines: list[str], top: int = 12) -> list[str]:
+    """Import time from ``-X importtime`` output, as self time summed per top-level
+    package (``sigilforge``, ``dbus_fast``, ``asyncio``, ...), heaviest first."""
+    per_root: Counter[str] = Counter()
+    pulled: Counter[str] = Counter()  # the outermost import of each: what it pulls in
+    for line in lines:
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        fields = line[len("import time:") :].split("|")
+        if len(fields) != 3:
+            continue
+        root = fields[2].strip().split(".")[0]
+        per_root[root] += int(fields[0])
+        pulled[root] = max(pulled[root], int(fields[1]))
+    total = sum(per_root.values())
+    out = [f"    all imports: {total / 1000:.1f} ms. self ms by top-level package (cumulative ms)"]
+    out += [
+        f"    {us / 1000:6.1f} ({pulled[name] / 1000:5.1f})  {name}"
+        for name, us in per_root.most_common(top)
+    ]
     return out
 
 

@@ -57,7 +57,8 @@ def _value(values: list[float], unit: str) -> str:
     if not values:
         return ""
     v = statistics.median(values)
-    return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
+    text = f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+    return f"{text}{unit}" if unit == "x" else f"{text} {unit}"
 
 
 def table(figures: list[Figure], runs: int) -> str:
