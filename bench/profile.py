@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import subprocess
 import sys
@@ -292,7 +293,74 @@ def python_startup(rig: BrokerRig, runs: int = 10) -> float:
     return measure.p50(times)
 
 
-async def main_async() -> None:
+def secret_service_time(lines: list[list[str]], daemon: set[str]) -> tuple[float, int]:
+    """(seconds, calls) the daemon spent waiting on Secret Service replies in ``lines``,
+    each call paired with its reply by serial."""
+    sent: dict[tuple[str, str], float] = {}
+    waited, count = 0.0, 0
+    for f in lines:
+        if f[0] == "mc" and f[3] in daemon and f[5].startswith(SECRETS):
+            sent[(f[3], f[2])] = float(f[1])
+        elif f[0] in {"mr", "err"} and (f[4], f[5]) in sent:
+            waited += float(f[1]) - sent.pop((f[4], f[5]))
+            count += 1
+    return waited, count
+
+
+async def add_costs(rig: BrokerRig, levels: tuple[int, ...], timed: int = 10) -> None:
+    """AddAccount at growing account counts: its time, and how much of it is spent
+    waiting on the Secret Service (gnome-keyring), from dbus-monitor."""
+    bus = await MessageBus(bus_address=rig.bus.address).connect()
+    have = MISSES + 1
+    print(f"\nAddAccount (call to Response), the last {timed} adds up to each count")
+    try:
+        for level in levels:
+            adder = AsyncClient(await MessageBus(bus_address=rig.bus.address).connect())
+            while have < level - timed:
+                batch = range(have, min(level - timed, have + 8))
+                requests = [
+                    await adder.add_account(
+                        SERVICE, account_name(i), AddOptions(api_key=api_key(i))
+                    )
+                    for i in batch
+                ]
+                for request in requests:
+                    await request.result(timeout=30)
+                have = batch[-1] + 1
+                if have % 200 < 8:  # a fresh connection before its match rules run out
+                    adder.close()
+                    adder = AsyncClient(await MessageBus(bus_address=rig.bus.address).connect())
+            monitor = Monitor(rig, rig.root / f"adds-{level}.txt")
+            try:
+                await monitor.mark(bus)
+                start, first = time.perf_counter(), have
+                while have < level:
+                    request = await adder.add_account(
+                        SERVICE, account_name(have), AddOptions(api_key=api_key(have))
+                    )
+                    await request.result(timeout=30)
+                    have += 1
+                n = max(1, have - first)
+                elapsed = (time.perf_counter() - start) / n
+                await monitor.mark(bus)
+                lines = monitor.segments()[0]
+                pid = await calls.owner_pid(bus, BUS_NAME)
+                conns = await connections_of(bus, pid, lines)
+                waited, count = secret_service_time(lines, conns)
+                sequence = secret_calls(lines, conns)
+            finally:
+                monitor.stop()
+                adder.close()
+            print(
+                f"  at {level} accounts: {elapsed * 1e3:.1f} ms per add, of which "
+                f"{waited / n * 1e3:.1f} ms waiting on {count / n:g} Secret Service calls"
+            )
+            print(f"    {', '.join(sequence[: len(sequence) // n])}")
+    finally:
+        bus.disconnect()
+
+
+async def main_async(add_levels: tuple[int, ...]) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="sigilforge-profile-") as tmp,
         BrokerRig(Path(tmp), daemon_args=()) as rig,
@@ -305,13 +373,22 @@ async def main_async() -> None:
         print(f"\nimports of `{' '.join(cli_command()[-1:])} get-token` (daemon warm)")
         print("\n".join(importtime(cli_imports(rig))))
         print(f"\n`python -c pass`: {python_startup(rig) * 1e3:.1f} ms (p50 of 10)")
+        if add_levels:
+            await add_costs(rig, add_levels)
 
 
 def main() -> int:
     from bench.run import precompile
 
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "--adds",
+        default="",
+        help="account counts at which to profile AddAccount, e.g. 10,100,1000 (slow)",
+    )
+    args = parser.parse_args()
     precompile()
-    asyncio.run(main_async())
+    asyncio.run(main_async(tuple(int(n) for n in args.adds.split(",") if n)))
     return 0
 
 
