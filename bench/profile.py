@@ -25,10 +25,9 @@ from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
 from bench import calls, measure, peers
+from bench.adder import Adder
 from bench.calls import ECHO_NAME, SERVICE, account_name, api_key
 from bench.rigs import BUS_NAME, BrokerRig, cli_command, daemon_command
-from sigilforge.dbus.aio import AsyncClient
-from sigilforge.model import AddOptions
 
 HERE = Path(__file__).parent
 SECRETS = "/org/freedesktop/secrets"
@@ -125,10 +124,8 @@ async def connections_of(bus: MessageBus, pid: int | None, lines: list[list[str]
 
 async def round_trips(rig: BrokerRig) -> None:
     bus = await MessageBus(bus_address=rig.bus.address).connect()
-    adder = AsyncClient(await MessageBus(bus_address=rig.bus.address).connect())
-    for i in range(MISSES + 1):
-        request = await adder.add_account(SERVICE, account_name(i), AddOptions(api_key=api_key(i)))
-        await request.result(timeout=30)
+    adder = Adder(rig.bus.address)
+    await adder.add_range(0, MISSES + 1)
     adder.close()
     await calls.goa_access_token().on(bus)
     await measure.stop_service(bus, BUS_NAME)
@@ -311,37 +308,22 @@ async def add_costs(rig: BrokerRig, levels: tuple[int, ...], timed: int = 10) ->
     """AddAccount at growing account counts: its time, and how much of it is spent
     waiting on the Secret Service (gnome-keyring), from dbus-monitor."""
     bus = await MessageBus(bus_address=rig.bus.address).connect()
+    adder = Adder(rig.bus.address)
     have = MISSES + 1
     print(f"\nAddAccount (call to Response), the last {timed} adds up to each count")
     try:
         for level in levels:
-            adder = AsyncClient(await MessageBus(bus_address=rig.bus.address).connect())
-            while have < level - timed:
-                batch = range(have, min(level - timed, have + 8))
-                requests = [
-                    await adder.add_account(
-                        SERVICE, account_name(i), AddOptions(api_key=api_key(i))
-                    )
-                    for i in batch
-                ]
-                for request in requests:
-                    await request.result(timeout=30)
-                have = batch[-1] + 1
-                if have % 200 < 8:  # a fresh connection before its match rules run out
-                    adder.close()
-                    adder = AsyncClient(await MessageBus(bus_address=rig.bus.address).connect())
+            await adder.add_range(have, max(have, level - timed))
+            have = max(have, level - timed)
             monitor = Monitor(rig, rig.root / f"adds-{level}.txt")
             try:
                 await monitor.mark(bus)
-                start, first = time.perf_counter(), have
+                first, spent = have, 0.0
                 while have < level:
-                    request = await adder.add_account(
-                        SERVICE, account_name(have), AddOptions(api_key=api_key(have))
-                    )
-                    await request.result(timeout=30)
+                    spent += await adder.add(have)
                     have += 1
                 n = max(1, have - first)
-                elapsed = (time.perf_counter() - start) / n
+                elapsed = spent / n
                 await monitor.mark(bus)
                 lines = monitor.segments()[0]
                 pid = await calls.owner_pid(bus, BUS_NAME)
@@ -350,13 +332,13 @@ async def add_costs(rig: BrokerRig, levels: tuple[int, ...], timed: int = 10) ->
                 sequence = secret_calls(lines, conns)
             finally:
                 monitor.stop()
-                adder.close()
             print(
                 f"  at {level} accounts: {elapsed * 1e3:.1f} ms per add, of which "
                 f"{waited / n * 1e3:.1f} ms waiting on {count / n:g} Secret Service calls"
             )
             print(f"    {', '.join(sequence[: len(sequence) // n])}")
     finally:
+        adder.close()
         bus.disconnect()
 
 

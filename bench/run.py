@@ -22,11 +22,10 @@ from pathlib import Path
 from dbus_fast.aio import MessageBus
 
 from bench import calls, measure, peers
+from bench.adder import Adder
 from bench.calls import ECHO_NAME, SERVICE, account_name, api_key
 from bench.report import Figure, Target, table
 from bench.rigs import BUS_NAME, BrokerRig, cli_command
-from sigilforge.dbus.aio import AsyncClient
-from sigilforge.model import AddOptions
 
 HERE = Path(__file__).parent
 LEVELS = (10, 100, 1000)
@@ -65,8 +64,7 @@ class Run:
         self.rig = rig
         self.bus = bus
         self.args = args
-        self.client: AsyncClient | None = None
-        self.client_adds = 0
+        self.adder = Adder(rig.bus.address)
         self.accounts = 0
         self.add_seconds: list[float] = []
         self.out: dict[str, tuple[float, float | None]] = {}
@@ -77,35 +75,14 @@ class Run:
 
     async def add_accounts(self, upto: int, timed_last: int = 10) -> None:
         """Add accounts until there are ``upto``; the last ``timed_last`` one at a time and
-        timed (call to Response), the rest with a few in flight to save wall time."""
+        timed (call to Response)."""
         untimed = max(self.accounts, upto - timed_last)
-        while self.accounts < untimed:
-            batch = range(self.accounts, min(untimed, self.accounts + 8))
-            client = await self._adder(len(batch))
-            await asyncio.gather(*(self._add(client, i) for i in batch))
-            self.accounts = batch[-1] + 1
+        await self.adder.add_range(self.accounts, untimed)
+        self.accounts = untimed
         self.add_seconds = []
         while self.accounts < upto:
-            client = await self._adder(1)
-            start = time.perf_counter()
-            await self._add(client, self.accounts)
-            self.add_seconds.append(time.perf_counter() - start)
+            self.add_seconds.append(await self.adder.add(self.accounts))
             self.accounts += 1
-
-    async def _adder(self, adds: int) -> AsyncClient:
-        # AsyncClient leaves one match rule per AddAccount on its connection, and the bus
-        # allows 512 per connection: a fresh connection well before that.
-        if self.client is None or self.client_adds + adds > 256:
-            if self.client is not None:
-                self.client.close()
-            bus = await MessageBus(bus_address=self.rig.bus.address).connect()
-            self.client, self.client_adds = AsyncClient(bus), 0
-        self.client_adds += adds
-        return self.client
-
-    async def _add(self, client: AsyncClient, i: int) -> None:
-        request = await client.add_account(SERVICE, account_name(i), AddOptions(api_key=api_key(i)))
-        await request.result(timeout=30)
 
     async def growth(self, level: int) -> None:
         await self.add_accounts(level)
@@ -216,8 +193,7 @@ class Run:
         self.phases.append(("processes", time.monotonic() - start))
         for level in LEVELS[1:]:
             await self.phase(f"growth @{level}", self.growth(level))
-        if self.client is not None:
-            self.client.close()
+        self.adder.close()
 
     async def phase(self, name: str, work: Awaitable[None]) -> None:
         start = time.monotonic()
