@@ -54,7 +54,11 @@ pytest: deps venv
 
 test: deps venv lint pytest
 
-# Speed against floors measured in the same run, on a private bus (never in the tests).
+# Speed side by side with the peers, on a private bus (never in the tests). The peers
+# are needed by the benchmark only, so the test deps do not carry them: GNOME Online
+# Accounts' goa-daemon, gh, and unshare (util-linux) to cut goa-daemon's network.
+BENCH_APT_PACKAGES := gnome-online-accounts gh util-linux
+bench: APT_PACKAGES += $(BENCH_APT_PACKAGES)
 bench: deps venv
 	$(PY) -m bench.run
 

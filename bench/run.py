@@ -1,134 +1,248 @@
-"""Speed of the broker, each figure as a ratio against a floor measured in the same run.
+"""Sigilforge side by side with its peers, each figure a ratio with its range over runs.
 
-``make bench`` (or ``python -m bench.run`` from the repository root) brings up a
-private bus and a headless gnome-keyring, adds an API-key account, and measures:
-
-- cached ``GetToken`` p50 against a trivial dbus-fast echo method on the same bus;
-- ``sigilforge get-token`` as a whole process against a one-call jeepney script;
-- activation to the first ``GetToken`` reply (the key read from the real keyring)
-  against activation of the minimal echo service to its first reply;
-- the idle daemon's resident memory.
-
-Exit status 1 if any figure misses its target. Never run by the tests: timings belong
-here, not in assertions that a loaded CI machine would make flaky.
+``make bench`` (or ``python -m bench.run`` from the repository root). Each run brings up
+ONE private dbus-daemon and ONE headless gnome-keyring, and on them: the broker
+(activatable, API-key accounts), GNOME Online Accounts' goa-daemon (activatable, network
+cut, one Google account), a minimal dbus-fast echo service (the floor), ``gh`` and
+``secret-tool``. Calls to the broker and its peer alternate, made by the same dbus-fast
+client. The targets are issue 11's. Exit status 1 if any figure misses its target in
+any run. Never run by the tests: timings belong here, not in assertions.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
-from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from sigilforge.testing.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig, cli_command
+from bench import calls, measure, peers
+from bench.adder import Adder
+from bench.calls import ECHO_NAME, SERVICE, account_name, api_key
+from bench.report import Figure, Target, table
+from bench.rigs import BUS_NAME, BrokerRig, cli_command
 
-ECHO_NAME = "org.sigilforge.BenchEcho"
-ECHO_PATH = "/org/sigilforge/BenchEcho"
 HERE = Path(__file__).parent
-
-TARGETS = {
-    "cached GetToken p50 / echo p50": 1.25,
-    "sigilforge get-token / one-call jeepney": 2.0,
-    "activation to GetToken / minimal service": 2.0,
-}
-RSS_TARGET_MB = 40.0
+LEVELS = (10, 100, 1000)
+CONCURRENCY = 16
 
 
-def p50(samples: list[float]) -> float:
-    return statistics.median(samples)
+def figures() -> dict[str, Figure]:
+    shown = Target(None)
+    items = [
+        Figure("cached GetToken vs GOA GetAccessToken, p50", "us", Target(0.25)),
+        Figure("16 callers: GetToken calls/s vs echo", "/s", Target(0.9, at_least=True)),
+        Figure("16 callers: GetToken calls/s vs GOA", "/s", shown),
+        Figure("cache miss (first read) vs GOA, p50", "us", Target(1.2)),
+        Figure("activation -> first token vs goa-daemon", "ms", Target(1.3)),
+        Figure("idle RSS vs goa-daemon", "MB", Target(0.6)),
+        Figure("idle RSS vs minimal dbus-fast service", "MB", shown),
+        Figure("RSS growth after 100k GetToken (MB)", "MB", Target(0.5), has_peer=False),
+        Figure("`sigilforge get-token` vs `gh auth token`", "ms", Target(0.85)),
+        Figure("`sigilforge get-token` vs `secret-tool lookup`", "ms", shown),
+        Figure("`sigilforge list-accounts` vs `get-token`", "ms", Target(1.2)),
+        Figure("cached GetToken p50 (x echo), 100 vs 10 accounts", "x", shown),
+        Figure("cached GetToken p50 (x echo), 1000 vs 10 accounts", "x", Target(1.1)),
+        Figure("ListAccounts p50 vs echo, 10 accounts", "us", shown),
+        Figure("ListAccounts p50 vs echo, 100 accounts", "us", shown),
+        Figure("ListAccounts p50 vs echo, 1000 accounts", "us", Target(10.0)),
+        Figure("AddAccount per account, 100 vs 10", "ms", shown),
+        Figure("AddAccount per account, 1000 vs 10", "ms", Target(1.1)),
+    ]
+    return {f.name: f for f in items}
 
 
-async def latency(address: str, rounds: int) -> tuple[float, float]:
-    """p50 seconds of (echo, cached GetToken), interleaved in blocks so drift hits both."""
-    bus = await MessageBus(bus_address=address).connect()
-    echo = Message(
-        destination=ECHO_NAME,
-        path=ECHO_PATH,
-        interface=ECHO_NAME,
-        member="Echo",
-        signature="s",
-        body=["openai"],
-    )
-    token = Message(
-        destination=BUS_NAME,
-        path=OBJECT_PATH,
-        interface=INTERFACE,
-        member="GetToken",
-        signature="ss",
-        body=["openai", "work"],
-    )
-    echo_times: list[float] = []
-    token_times: list[float] = []
-    for msg in (echo, token):  # warm up: activation, cache fill
-        reply = await asyncio.wait_for(bus.call(msg), 30)
-        if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
-            raise RuntimeError(f"{msg.member} failed: {reply and reply.body}")
-    block = 200
-    for _ in range(max(1, rounds // block)):
-        for msg, times in ((echo, echo_times), (token, token_times)):
-            for _ in range(block):
-                start = time.perf_counter()
-                await bus.call(msg)
-                times.append(time.perf_counter() - start)
-    bus.disconnect()
-    return p50(echo_times), p50(token_times)
+class Run:
+    """One run: one bus, one keyring, every figure measured once."""
 
+    def __init__(self, rig: BrokerRig, bus: MessageBus, args: argparse.Namespace) -> None:
+        self.rig = rig
+        self.bus = bus
+        self.args = args
+        self.adder = Adder(rig.bus.address)
+        self.accounts = 0
+        self.add_seconds: list[float] = []
+        self.out: dict[str, tuple[float, float | None]] = {}
+        self.phases: list[tuple[str, float]] = []
 
-def process_time(rig: BrokerRig, argv: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = rig.run(*argv)
-        times.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            raise RuntimeError(f"{argv} failed: {done.stderr}")
-    return p50(times)
+    def record(self, name: str, ours: float, peer: float | None = None) -> None:
+        self.out[name] = (ours, peer)
 
+    async def add_accounts(self, upto: int, timed_last: int = 10) -> None:
+        """Add accounts until there are ``upto``; the last ``timed_last`` one at a time and
+        timed (call to Response)."""
+        untimed = max(self.accounts, upto - timed_last)
+        await self.adder.add_range(self.accounts, untimed)
+        self.accounts = untimed
+        self.add_seconds = []
+        while self.accounts < upto:
+            self.add_seconds.append(await self.adder.add(self.accounts))
+            self.accounts += 1
 
-def activation_time(rig: BrokerRig, name: str, call: Callable[[], None], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        pid = rig.owner_pid(name)
-        rig.stop_daemon(name)
-        # A process still winding down would compete for the CPU with the next start.
-        while pid is not None and Path(f"/proc/{pid}").exists():
-            time.sleep(0.01)
-        time.sleep(0.1)
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return p50(times)
-
-
-def jeepney_caller(address: str) -> Callable[[str, str, str, str, tuple[str, ...]], None]:
-    from jeepney import DBusAddress, MessageType, new_method_call
-    from jeepney.io.blocking import open_dbus_connection
-
-    conn = open_dbus_connection(address)
-
-    def call(name: str, path: str, iface: str, member: str, args: tuple[str, ...]) -> None:
-        msg = new_method_call(
-            DBusAddress(path, bus_name=name, interface=iface), member, "s" * len(args), args
+    async def growth(self, level: int) -> None:
+        await self.add_accounts(level)
+        # GetToken against the echo measured alongside it, so load from elsewhere on
+        # the machine between two levels cancels out of the comparison across levels.
+        token0, echo = await measure.interleaved_p50(
+            self.bus, [calls.get_token(0), calls.echo()], self.args.rounds
         )
-        reply = conn.send_and_get_reply(msg, timeout=30)
-        if reply.header.message_type is MessageType.error:
-            raise RuntimeError(f"{member}: {reply.body}")
+        self.record(f"cached GetToken @{level}", token0 / echo)
+        # Few and in small blocks: at 1,000 accounts each ListAccounts is ~10 ms.
+        listing, echo = await measure.interleaved_p50(
+            self.bus, [calls.list_accounts(), calls.echo()], 200, block=20
+        )
+        self.record(f"ListAccounts @{level}", listing * 1e6, echo * 1e6)
+        self.record(f"AddAccount @{level}", measure.p50(self.add_seconds) * 1e3)
 
-    return call
+    async def activation_and_misses(self) -> None:
+        """Activation of both daemons, then first reads of fresh accounts interleaved
+        with GOA calls (GOA reads the keyring on every call)."""
+        rounds, per_round = self.args.activations, self.args.misses
+        first_miss = self.accounts
+        await self.add_accounts(self.accounts + rounds * per_round, timed_last=0)
+        ours_act: list[float] = []
+        goa_act: list[float] = []
+        misses: list[float] = []
+        goa_calls: list[float] = []
+        for r in range(rounds):
+            ours_act.append(await measure.activation(self.bus, BUS_NAME, calls.get_token(0)))
+            goa_act.append(
+                await measure.activation(self.bus, peers.GOA_NAME, calls.goa_access_token())
+            )
+            for k in range(per_round):
+                i = first_miss + r * per_round + k
+                misses.append(await measure.timed(self.bus, calls.get_token(i)))
+                goa_calls.append(await measure.timed(self.bus, calls.goa_access_token()))
+        self.record("activation", measure.p50(ours_act) * 1e3, measure.p50(goa_act) * 1e3)
+        self.record("miss", measure.p50(misses) * 1e6, measure.p50(goa_calls) * 1e6)
+
+    async def latency(self) -> None:
+        token, goa = await measure.interleaved_p50(
+            self.bus, [calls.get_token(0), calls.goa_access_token()], self.args.rounds
+        )
+        self.record("cached", token * 1e6, goa * 1e6)
+
+    async def concurrency(self, buses: list[MessageBus]) -> None:
+        kinds = {"echo": calls.echo(), "ours": calls.get_token(0), "goa": calls.goa_access_token()}
+        totals = {k: [0, 0.0] for k in kinds}
+        for call in kinds.values():
+            await call.on(self.bus)
+        for _ in range(3):
+            for kind, call in kinds.items():
+                n, elapsed = await measure.rate(buses, call, self.args.slice)
+                totals[kind][0] += n
+                totals[kind][1] += elapsed
+        per_s = {k: n / t for k, (n, t) in totals.items()}
+        self.record("concurrent echo", per_s["ours"], per_s["echo"])
+        self.record("concurrent goa", per_s["ours"], per_s["goa"])
+
+    async def memory(self, buses: list[MessageBus]) -> None:
+        await asyncio.sleep(1.0)  # idle: nothing in flight, timers settled
+        pids = {}
+        for name in (BUS_NAME, peers.GOA_NAME, ECHO_NAME):
+            pid = await calls.owner_pid(self.bus, name)
+            if pid is None:
+                raise RuntimeError(f"{name} is not running for the memory figure")
+            pids[name] = pid
+        ours = measure.rss_mb(pids[BUS_NAME])
+        self.record("rss goa", ours, measure.rss_mb(pids[peers.GOA_NAME]))
+        self.record("rss echo", ours, measure.rss_mb(pids[ECHO_NAME]))
+        await measure.drive(buses, calls.get_token(0), self.args.growth_calls)
+        await asyncio.sleep(1.0)
+        if await calls.owner_pid(self.bus, BUS_NAME) != pids[BUS_NAME]:
+            raise RuntimeError("the daemon restarted during the memory figure")
+        self.record("rss growth", measure.rss_mb(pids[BUS_NAME]) - ours)
+
+    def processes(self) -> None:
+        env = self.rig.env
+        cli = [*cli_command()]
+        get = peers.Cli([*cli, "get-token", SERVICE, account_name(0)], env, api_key(0))
+        listing = peers.Cli([*cli, "list-accounts"], env, "")
+        gh = peers.gh_auth_token(self.rig)
+        lookup = peers.secret_tool_lookup(self.rig, SERVICE, account_name(0), api_key(0))
+        ours, gh_t, lookup_t, list_t = measure.interleaved_processes(
+            [get, gh, lookup, listing], self.args.processes
+        )
+        self.record("cli gh", ours * 1e3, gh_t * 1e3)
+        self.record("cli secret-tool", ours * 1e3, lookup_t * 1e3)
+        self.record("cli list", list_t * 1e3, ours * 1e3)
+
+    async def all(self) -> None:
+        await calls.list_accounts().on(self.bus)  # activate, so the first add is not special
+        # Level 10 is measured on a daemon past its start-up work, as the later levels are.
+        await asyncio.sleep(3.0)
+        await self.phase("growth @10", self.growth(LEVELS[0]))
+        await self.phase("activation + misses", self.activation_and_misses())
+        await self.phase("latency", self.latency())
+        buses = [
+            await MessageBus(bus_address=self.rig.bus.address).connect() for _ in range(CONCURRENCY)
+        ]
+        try:
+            await self.phase("concurrency", self.concurrency(buses))
+            await self.phase("memory", self.memory(buses))
+        finally:
+            for b in buses:
+                b.disconnect()
+        start = time.monotonic()
+        self.processes()
+        self.phases.append(("processes", time.monotonic() - start))
+        for level in LEVELS[1:]:
+            await self.phase(f"growth @{level}", self.growth(level))
+        self.adder.close()
+
+    async def phase(self, name: str, work: Awaitable[None]) -> None:
+        start = time.monotonic()
+        await work
+        self.phases.append((name, time.monotonic() - start))
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+def collect(out: dict[str, tuple[float, float | None]], figs: dict[str, Figure]) -> None:
+    names = {
+        "cached": "cached GetToken vs GOA GetAccessToken, p50",
+        "concurrent echo": "16 callers: GetToken calls/s vs echo",
+        "concurrent goa": "16 callers: GetToken calls/s vs GOA",
+        "miss": "cache miss (first read) vs GOA, p50",
+        "activation": "activation -> first token vs goa-daemon",
+        "rss goa": "idle RSS vs goa-daemon",
+        "rss echo": "idle RSS vs minimal dbus-fast service",
+        "rss growth": "RSS growth after 100k GetToken (MB)",
+        "cli gh": "`sigilforge get-token` vs `gh auth token`",
+        "cli secret-tool": "`sigilforge get-token` vs `secret-tool lookup`",
+        "cli list": "`sigilforge list-accounts` vs `get-token`",
+    }
+    for key, name in names.items():
+        figs[name].add(*out[key])
+    base = LEVELS[0]
+    for level in LEVELS[1:]:
+        figs[f"cached GetToken p50 (x echo), {level} vs {base} accounts"].add(
+            out[f"cached GetToken @{level}"][0], out[f"cached GetToken @{base}"][0]
+        )
+        figs[f"AddAccount per account, {level} vs {base}"].add(
+            out[f"AddAccount @{level}"][0], out[f"AddAccount @{base}"][0]
+        )
+    for level in LEVELS:
+        figs[f"ListAccounts p50 vs echo, {level} accounts"].add(*out[f"ListAccounts @{level}"])
+
+
+async def one_run(args: argparse.Namespace) -> Run:
+    with (
+        tempfile.TemporaryDirectory(prefix="sigilforge-bench-") as tmp,
+        BrokerRig(Path(tmp), daemon_args=()) as rig,
+    ):
+        rig.install_activation_file(ECHO_NAME, [sys.executable, str(HERE / "echo_service.py")])
+        peers.install_goa(rig)
+        bus = await MessageBus(bus_address=rig.bus.address).connect()
+        try:
+            run = Run(rig, bus, args)
+            await run.all()
+            return run
+        finally:
+            bus.disconnect()
 
 
 def precompile() -> None:
@@ -143,69 +257,28 @@ def precompile() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=4000, help="calls per latency figure")
-    parser.add_argument("--runs", type=int, default=15, help="processes per process figure")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs, each on a fresh bus")
+    parser.add_argument("--rounds", type=int, default=1000, help="calls per latency figure")
+    parser.add_argument("--slice", type=float, default=0.6, help="seconds per throughput slice")
     parser.add_argument("--activations", type=int, default=7)
+    parser.add_argument("--misses", type=int, default=5, help="first reads per activation")
+    parser.add_argument("--processes", type=int, default=10, help="processes per CLI figure")
+    parser.add_argument("--growth-calls", type=int, default=100_000)
     args = parser.parse_args()
     precompile()
-
-    with (
-        tempfile.TemporaryDirectory(prefix="sigilforge-bench-") as tmp,
-        BrokerRig(Path(tmp), daemon_args=()) as rig,
-    ):
-        rig.install_activation_file(ECHO_NAME, [sys.executable, str(HERE / "echo_service.py")])
-        rig.add_api_key("openai", "work", "sk-bench-0123456789abcdef")
-        address = rig.bus.address
-
-        echo_p50, token_p50 = asyncio.run(latency(address, args.rounds))
-
-        cli = process_time(rig, [*cli_command(), "get-token", "openai", "work"], args.runs)
-        floor = process_time(
-            rig, [sys.executable, str(HERE / "one_call.py"), "openai", "work"], args.runs
-        )
-
-        call = jeepney_caller(address)
-        echo_act = activation_time(
-            rig,
-            ECHO_NAME,
-            lambda: call(ECHO_NAME, ECHO_PATH, ECHO_NAME, "Echo", ("x",)),
-            args.activations,
-        )
-        broker_act = activation_time(
-            rig,
-            BUS_NAME,
-            lambda: call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetToken", ("openai", "work")),
-            args.activations,
-        )
-        # Serve a few calls, then let it sit: the resident size of an idle daemon.
-        for _ in range(50):
-            call(BUS_NAME, OBJECT_PATH, INTERFACE, "GetToken", ("openai", "work"))
-        time.sleep(1.0)
-        pid = rig.owner_pid()
-        assert pid is not None
-        rss = rss_mb(pid)
-
-    rows = [
-        ("cached GetToken p50 / echo p50", token_p50 * 1e6, echo_p50 * 1e6, "us"),
-        ("sigilforge get-token / one-call jeepney", cli * 1e3, floor * 1e3, "ms"),
-        ("activation to GetToken / minimal service", broker_act * 1e3, echo_act * 1e3, "ms"),
-    ]
-    failed = False
-    print(f"{'figure':44} {'ours':>10} {'floor':>10} {'ratio':>7} {'target':>7}")
-    for name, ours, base, unit in rows:
-        ratio = ours / base
-        ok = ratio <= TARGETS[name]
-        failed |= not ok
-        print(
-            f"{name:44} {ours:8.1f}{unit} {base:8.1f}{unit} {ratio:7.2f} "
-            f"{'<= ' + format(TARGETS[name], 'g'):>7} {'ok' if ok else 'MISSED'}"
-        )
-    ok = rss <= RSS_TARGET_MB
-    failed |= not ok
-    verdict = "ok" if ok else "MISSED"
-    print(f"{'idle daemon RSS':44} {rss:8.1f}MB {'':>10} {'':>7} {'<= 40MB':>7} {verdict}")
-    return 1 if failed else 0
+    figs = figures()
+    started = time.monotonic()
+    for n in range(args.runs):
+        run_start = time.monotonic()
+        run = asyncio.run(one_run(args))
+        collect(run.out, figs)
+        phases = ", ".join(f"{name} {secs:.1f}" for name, secs in run.phases)
+        elapsed = time.monotonic() - run_start
+        print(f"run {n + 1}/{args.runs}: {elapsed:.0f} s ({phases})", file=sys.stderr)
+    print(table(list(figs.values()), args.runs))
+    print(f"\n{args.runs} runs in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return 0 if all(f.passed() for f in figs.values()) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""Adding the benchmark's API-key accounts through the running broker, as a client would.
+
+The broker's own asyncio client is used (AddAccount, then its Response signal). It leaves
+one match rule per AddAccount on its connection and the bus allows 512 per connection,
+so a fresh connection is taken well before that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from dbus_fast.aio import MessageBus
+
+from bench.calls import SERVICE, account_name, api_key
+from sigilforge.dbus.aio import AsyncClient
+from sigilforge.model import AddOptions
+
+_ADDS_PER_CONNECTION = 256
+_IN_FLIGHT = 8
+
+
+class Adder:
+    def __init__(self, address: str) -> None:
+        self._address = address
+        self._client: AsyncClient | None = None
+        self._used = 0
+
+    async def _client_for(self, adds: int) -> AsyncClient:
+        if self._client is None or self._used + adds > _ADDS_PER_CONNECTION:
+            self.close()
+            bus = await MessageBus(bus_address=self._address).connect()
+            self._client, self._used = AsyncClient(bus), 0
+        self._used += adds
+        return self._client
+
+    async def add(self, i: int) -> float:
+        """Account ``i``, alone; seconds from the call to its Response."""
+        client = await self._client_for(1)
+        start = time.perf_counter()
+        await _add(client, i)
+        return time.perf_counter() - start
+
+    async def add_range(self, start: int, stop: int) -> None:
+        """Accounts ``start`` to ``stop - 1``, a few in flight to save wall time."""
+        for first in range(start, stop, _IN_FLIGHT):
+            batch = range(first, min(stop, first + _IN_FLIGHT))
+            client = await self._client_for(len(batch))
+            await asyncio.gather(*(_add(client, i) for i in batch))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+async def _add(client: AsyncClient, i: int) -> None:
+    request = await client.add_account(SERVICE, account_name(i), AddOptions(api_key=api_key(i)))
+    await request.result(timeout=30)

@@ -1,0 +1,101 @@
+"""The D-Bus calls the benchmark times, all made by one dbus-fast client library.
+
+Each call checks its reply (a method return carrying the expected value), so a figure
+can never be the speed of an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from bench.peers import GOA_NAME, GOA_OAUTH2, GOA_PATH, GOA_TOKEN
+from bench.rigs import BUS_NAME, INTERFACE, OBJECT_PATH
+
+ECHO_NAME = "org.sigilforge.BenchEcho"
+ECHO_PATH = "/org/sigilforge/BenchEcho"
+SERVICE = "openai"
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Call:
+    """One method call and the first reply value it must produce (None: any)."""
+
+    label: str
+    message: Message
+    expect: Any = None
+
+    async def on(self, bus: MessageBus) -> Any:
+        reply = await asyncio.wait_for(bus.call(self.message), TIMEOUT)
+        if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+            detail = reply and (reply.error_name, reply.body)
+            raise RuntimeError(f"{self.label} failed: {detail}")
+        if self.expect is not None and reply.body[0] != self.expect:
+            raise RuntimeError(f"{self.label} answered {reply.body[0]!r}, not {self.expect!r}")
+        return reply.body
+
+
+def account_name(i: int) -> str:
+    return f"a{i:04d}"
+
+
+def api_key(i: int) -> str:
+    return f"sk-bench-{i:04d}-0123456789abcdef"
+
+
+def get_token(i: int) -> Call:
+    msg = Message(
+        destination=BUS_NAME,
+        path=OBJECT_PATH,
+        interface=INTERFACE,
+        member="GetToken",
+        signature="ss",
+        body=[SERVICE, account_name(i)],
+    )
+    return Call("GetToken", msg, api_key(i))
+
+
+def list_accounts() -> Call:
+    msg = Message(
+        destination=BUS_NAME, path=OBJECT_PATH, interface=INTERFACE, member="ListAccounts"
+    )
+    return Call("ListAccounts", msg)
+
+
+def goa_access_token() -> Call:
+    msg = Message(
+        destination=GOA_NAME, path=GOA_PATH, interface=GOA_OAUTH2, member="GetAccessToken"
+    )
+    return Call("GOA GetAccessToken", msg, GOA_TOKEN)
+
+
+def echo() -> Call:
+    msg = Message(
+        destination=ECHO_NAME,
+        path=ECHO_PATH,
+        interface=ECHO_NAME,
+        member="Echo",
+        signature="s",
+        body=[SERVICE],
+    )
+    return Call("Echo", msg, SERVICE)
+
+
+async def owner_pid(bus: MessageBus, name: str) -> int | None:
+    msg = Message(
+        destination="org.freedesktop.DBus",
+        path="/org/freedesktop/DBus",
+        interface="org.freedesktop.DBus",
+        member="GetConnectionUnixProcessID",
+        signature="s",
+        body=[name],
+    )
+    reply = await asyncio.wait_for(bus.call(msg), TIMEOUT)
+    if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+        return None
+    return int(reply.body[0])
