@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from sigilforge import (
-    AccountAdded,
     AccountExists,
     AccountKind,
-    AccountRemoved,
     AddOptions,
     Broker,
-    Event,
     InvalidArgument,
     InvalidReference,
     NoSuchAccount,
@@ -24,6 +21,7 @@ from sigilforge import (
     paths,
 )
 from sigilforge.accounts import AccountStore
+from sigilforge.events import AccountAdded, AccountRemoved, Event
 from sigilforge.model import AccountStatus
 from sigilforge.store.memory import MemoryStore
 from sigilforge.testing.home import Home
