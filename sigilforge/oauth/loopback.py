@@ -14,6 +14,7 @@ import hmac
 import html
 import http.server
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -84,9 +85,9 @@ class LoopbackListener:
         return f"http://127.0.0.1:{self.port}{CALLBACK_PATH}"
 
     def wait(self, timeout: float) -> Callback | None:
-        """The callback, or None if ``timeout`` passed or the listener was closed."""
-        self._done.wait(timeout)
-        return self._result
+        """The callback, or None if ``timeout`` passed or the listener was closed.
+        A callback counts from when the browser has its page (see ``_offer``)."""
+        return self._result if self._done.wait(timeout) else None
 
     def close(self) -> None:
         """Stop listening; a waiter wakes up with whatever arrived (maybe nothing)."""
@@ -102,14 +103,24 @@ class LoopbackListener:
         self.close()
 
     # Called from the handler thread.
-    def _offer(self, params: dict[str, str]) -> tuple[int, str, str]:
+    def _offer(self, params: dict[str, str], send: Callable[[int, str, str], None]) -> None:
         # Two tabs may call back at once; only the first valid one counts.
         with self._offer_lock:
-            return self._offer_locked(params)
+            taken = self._result is not None
+            page = self._offer_locked(params)
+            accepted = not taken and self._result is not None
+        try:
+            send(*page)
+        finally:
+            # The waiter wakes only once the browser has its page (or has gone away): a
+            # waiter that then ends the process, as the CLI does, would otherwise cut the
+            # page off and the user would see a broken connection instead of the outcome.
+            if accepted:
+                self._done.set()
 
     def _offer_locked(self, params: dict[str, str]) -> tuple[int, str, str]:
         state = params.get("state", "")
-        if self._done.is_set():
+        if self._done.is_set() or self._result is not None:
             return 410, "Already done", "This sign-in has finished. You can close this tab."
         if not state or not hmac.compare_digest(state.encode(), self._state.encode()):
             return (
@@ -119,7 +130,6 @@ class LoopbackListener:
                 "Go back to the terminal and start again if needed.",
             )
         self._result = Callback(params)
-        self._done.set()
         if "error" in params:
             return (
                 200,
@@ -155,7 +165,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         query = parse_qs(parts.query, keep_blank_values=True)
         params = {k: v[0] for k, v in query.items() if len(v) == 1}
-        self._page(*self.server.listener._offer(params))
+        self.server.listener._offer(params, self._page)
 
     def do_POST(self) -> None:
         self._page(405, "Not allowed", "Nothing here.")
