@@ -8,6 +8,9 @@ All keys are optional and top-level::
     vals_path = "vals"
     vals_timeout_secs = 10
     cache_ttl_secs = 60        # how long a vals result is reused
+    vals_backends = []         # vals backends to allow beyond the built-in remote ones
+                               # (e.g. ["file"]; exec, file, envsubst, sops... run local
+                               # code or read local files, so they are off by default)
     http_timeout_secs = 15     # every request to a provider
     flow_timeout_secs = 300    # how long add-account waits for the user
 """
@@ -36,6 +39,7 @@ class Config:
     vals_path: str = "vals"
     vals_timeout_secs: float = 10.0
     cache_ttl_secs: float = 60.0
+    vals_backends: tuple[str, ...] = ()
     http_timeout_secs: float = 15.0
     flow_timeout_secs: float = 300.0
 
@@ -82,7 +86,10 @@ class Config:
                 log.debug("%s: ignoring unknown key %s", source, key)
                 continue
             default = spec.default
-            if isinstance(default, bool):
+            if isinstance(default, tuple):
+                ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+                value = tuple(value) if ok else value
+            elif isinstance(default, bool):
                 ok = isinstance(value, bool)
             elif isinstance(default, float):
                 ok = isinstance(value, int | float) and not isinstance(value, bool)

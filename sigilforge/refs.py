@@ -20,9 +20,11 @@ SCHEME = "auth://"
 class Field(enum.StrEnum):
     """What a reference may name. Refresh tokens and client secrets are absent on purpose."""
 
-    TOKEN = "token"
-    API_KEY = "api_key"
-    EXPIRES_AT = "expires_at"
+    TOKEN = "token"  # the access token, or the key of an API-key account
+    ACCESS_TOKEN = "access_token"  # OAuth accounts only
+    API_KEY = "api_key"  # API-key accounts only
+    USERNAME = "username"  # the account's name, which is the user name it signs in as
+    EXPIRES_AT = "expires_at"  # Unix seconds, 0 when the secret never expires
 
 
 # Named explicitly so the error says "never" rather than "unknown".

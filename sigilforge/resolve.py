@@ -1,14 +1,17 @@
 """Resolver: turns a reference into the secret it names.
 
 - ``auth://SERVICE/ACCOUNT`` -> the access token (or the API key of an API-key account)
-- ``auth://SERVICE/ACCOUNT/FIELD`` -> ``token``, ``api_key`` or ``expires_at``
-- ``vals:ref+...`` or ``ref+...`` -> the ``vals`` binary, when ``enable_vals`` is set,
-  run without a shell and with a time limit; results are kept ``cache_ttl_secs``.
+- ``auth://SERVICE/ACCOUNT/FIELD`` -> ``token``, ``access_token``, ``api_key``,
+  ``username`` or ``expires_at``
+- ``vals:ref+...`` or ``ref+...`` -> the ``vals`` binary, when ``enable_vals`` is set and
+  the backend is allowed (``VALS_BACKENDS`` plus the config's ``vals_backends``), run
+  without a shell and with a time limit; results are kept ``cache_ttl_secs``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import threading
 import time
@@ -22,7 +25,27 @@ from sigilforge.model import AccountKind
 from sigilforge.refs import CredentialRef, Field, is_auth_reference
 from sigilforge.tokens import TokenManager
 
-__all__ = ["Resolver"]
+__all__ = ["VALS_BACKENDS", "Resolver"]
+
+# vals backends that fetch from a remote secret manager. The others run local code
+# (exec), read local files (file, sops, tfstate...) or the environment (envsubst): a
+# reference in a shared template must not reach those unless the user says so.
+VALS_BACKENDS = frozenset(
+    {
+        "echo",
+        "vault",
+        "awssecrets",
+        "awsssm",
+        "gcpsecrets",
+        "azurekeyvault",
+        "doppler",
+        "gitlab",
+        "onepasswordconnect",
+        "bitwarden",
+        "httpjson",
+    }
+)
+_VALS_REF = re.compile(r"ref\+([a-z0-9]+)://")
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +83,15 @@ class Resolver:
         if ref.field in (None, Field.TOKEN):
             return self._tokens.ensure_access_token(ref.service, ref.account).token
         acc = self._accounts.get(ref.service, ref.account)
-        if ref.field is Field.API_KEY:
-            if acc.kind is not AccountKind.API_KEY:
-                raise InvalidReference(f"{ref.service}/{ref.account} has no api_key field")
-            return self._tokens.api_key(acc)
+        if ref.field is Field.USERNAME:
+            return acc.account
+        if ref.field is Field.API_KEY or ref.field is Field.ACCESS_TOKEN:
+            wanted = AccountKind.API_KEY if ref.field is Field.API_KEY else AccountKind.OAUTH2
+            if acc.kind is not wanted:
+                raise InvalidReference(f"{ref.service}/{ref.account} has no {ref.field} field")
+            if wanted is AccountKind.API_KEY:
+                return self._tokens.api_key(acc)
+            return self._tokens.ensure_access_token(ref.service, ref.account).token
         # Field.EXPIRES_AT
         token = self._tokens.ensure_access_token(ref.service, ref.account)
         return str(token.expires_at or 0)
@@ -73,6 +101,15 @@ class Resolver:
             raise InvalidReference("a vals reference looks like ref+BACKEND://PATH")
         if not self._config.enable_vals:
             raise InvalidReference("vals references are off; set enable_vals = true in config.toml")
+        shape = _VALS_REF.match(ref)
+        if shape is None:
+            raise InvalidReference("a vals reference looks like ref+BACKEND://PATH")
+        backend = shape.group(1)
+        if backend not in VALS_BACKENDS and backend not in self._config.vals_backends:
+            raise InvalidReference(
+                f"the vals backend {backend!r} is not allowed; add it to vals_backends in"
+                " config.toml if you trust every reference you resolve"
+            )
         now = self._clock()
         with self._vals_lock:
             hit = self._vals_cache.get(ref)
