@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,11 @@ def msmtp(
     message: str,
     recipients: tuple[str, ...] = (),
     timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
 ) -> MailRun:
     """Send ``message`` (headers and body) with msmtp through the rig's submission port,
-    authenticating as ``user`` with SASL ``mechanism`` (``xoauth2`` or ``oauthbearer``)."""
+    authenticating as ``user`` with SASL ``mechanism`` (``xoauth2`` or ``oauthbearer``).
+    ``env`` is added to the client's minimal environment (``PATH``, ``HOME``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     rc = workdir / f"msmtprc-{mechanism}"
     rc.write_text(
@@ -69,7 +72,7 @@ def msmtp(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={"PATH": _CLIENT_PATH, "HOME": str(workdir)},
+        env=_client_env(workdir, env),
         check=False,
     )
     return MailRun(done.returncode, done.stdout, done.stderr)
@@ -116,6 +119,7 @@ def mbsync(
     user: str,
     password_command: str,
     timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
 ) -> MailRun:
     """Pull ``user``'s INBOX with mbsync (``fetched(workdir)`` lists what arrived)."""
     rc = mbsync_config(server, workdir, user=user, password_command=password_command)
@@ -125,7 +129,7 @@ def mbsync(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={"PATH": _CLIENT_PATH, "HOME": str(workdir)},
+        env=_client_env(workdir, env),
     )
     stdout, stderr = proc.stdout, proc.stderr
     assert stdout is not None
@@ -154,6 +158,11 @@ def mbsync(
         stderr.close()
     # A refusal mbsync could not report by exiting is still a failure, never success.
     return MailRun(1 if stuck else code, "".join(out), "".join(err))
+
+
+def _client_env(workdir: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """Only what the client needs, plus ``extra`` (what its password command needs)."""
+    return {"PATH": _CLIENT_PATH, **(extra or {}), "HOME": str(workdir)}
 
 
 def fetched(workdir: Path) -> list[str]:
