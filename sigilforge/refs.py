@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sigilforge.errors import InvalidArgument, InvalidReference
 from sigilforge.model import validate_account, validate_service
 
-__all__ = ["SCHEME", "CredentialRef", "Field", "is_auth_reference"]
+__all__ = ["SCHEME", "VALS_PREFIXES", "CredentialRef", "Field", "is_auth_reference", "is_reference"]
 
 SCHEME = "auth://"
 
@@ -31,8 +31,16 @@ class Field(enum.StrEnum):
 _NEVER = frozenset({"refresh_token", "client_secret", "code_verifier", "id_token"})
 
 
+VALS_PREFIXES = ("vals:", "ref+")
+
+
 def is_auth_reference(text: str) -> bool:
     return text.startswith(SCHEME)
+
+
+def is_reference(text: str) -> bool:
+    """Whether ``text`` is meant as a reference (``auth://``, ``vals:ref+``, ``ref+``)."""
+    return text.startswith((SCHEME, *VALS_PREFIXES))
 
 
 @dataclass(frozen=True, slots=True)

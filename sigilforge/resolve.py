@@ -22,7 +22,7 @@ from sigilforge.accounts import AccountStore
 from sigilforge.config import Config
 from sigilforge.errors import InvalidReference, ProviderError, Timeout
 from sigilforge.model import AccountKind
-from sigilforge.refs import CredentialRef, Field, is_auth_reference
+from sigilforge.refs import VALS_PREFIXES, CredentialRef, Field, is_auth_reference
 from sigilforge.tokens import TokenManager
 
 __all__ = ["VALS_BACKENDS", "Resolver"]
@@ -75,7 +75,7 @@ class Resolver:
             raise InvalidReference("empty reference")
         if is_auth_reference(text):
             return self._resolve_auth(CredentialRef.parse(text))
-        if text.startswith(("vals:", "ref+")):
+        if text.startswith(VALS_PREFIXES):
             return self._resolve_vals(text.removeprefix("vals:"))
         raise InvalidReference("a reference starts with auth://, vals:ref+ or ref+")
 

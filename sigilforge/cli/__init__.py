@@ -3,7 +3,17 @@
 Importing this package registers every verb; ``main`` runs the command.
 """
 
-from sigilforge.cli import accounts, git, provider, service, tokens
+from sigilforge.cli import accounts, exec, git, inject, provider, service, tokens
 from sigilforge.cli.app import cli, main
 
-__all__ = ["accounts", "cli", "git", "main", "provider", "service", "tokens"]
+__all__ = [
+    "accounts",
+    "cli",
+    "exec",
+    "git",
+    "inject",
+    "main",
+    "provider",
+    "service",
+    "tokens",
+]

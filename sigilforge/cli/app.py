@@ -71,7 +71,8 @@ class State:
 
     def close(self) -> None:
         if self._backend is not None:
-            self._backend.close()
+            backend, self._backend = self._backend, None
+            backend.close()
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)

@@ -17,9 +17,13 @@ from sigilforge.testing.env import XDG_VARS
 __all__ = ["sigilforge_env"]
 
 
-def sigilforge_env(base: Mapping[str, str], *, client_path: str = "/usr/bin:/bin") -> dict[str, str]:
+def sigilforge_env(
+    base: Mapping[str, str], *, client_path: str = "/usr/bin:/bin"
+) -> dict[str, str]:
     bindir = os.path.dirname(sys.executable)
-    env = {k: base[k] for k in (*XDG_VARS, "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS") if k in base}
+    env = {
+        k: base[k] for k in (*XDG_VARS, "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS") if k in base
+    }
     env["PATH"] = f"{bindir}{os.pathsep}{client_path}"
     # The in-process broker: the test's accounts and keyring, no daemon to activate.
     env["SIGILFORGE_NO_DAEMON"] = "1"

@@ -69,9 +69,17 @@ def test_two_accounts_on_one_host_are_chosen_by_the_username_git_sends(
     host = _host(alice_url)
     _map_host(two_accounts, f'"{host}" = "corp"')
 
-    for who, url, repo in (("alice", alice_url, "alice/project.git"), ("bob", bob_url, "bob/tools.git")):
+    for who, url, repo in (
+        ("alice", alice_url, "alice/project.git"),
+        ("bob", bob_url, "bob/tools.git"),
+    ):
         listed = _git(
-            two_accounts, tmp_path, "-c", f"credential.http://{host}.username={who}", "ls-remote", url
+            two_accounts,
+            tmp_path,
+            "-c",
+            f"credential.http://{host}.username={who}",
+            "ls-remote",
+            url,
         )
         assert listed.returncode == 0, listed.stderr
         assert f"{git_rig.head(repo)}\trefs/heads/main" in listed.stdout
