@@ -169,6 +169,15 @@ class Broker:
         """Refresh now, whether due or not."""
         return self._tokens.force_refresh(validate_service(service), validate_account(account))
 
+    def last_refreshed(self, service: str, account: str) -> int | None:
+        """When the stored token set was obtained (Unix seconds); None if unknown."""
+        tokens = self._tokens.stored_tokens(self._accounts.get(service, account))
+        return tokens.obtained_at if tokens is not None else None
+
+    def check_store(self) -> None:
+        """Raise ``StoreLocked``/``StoreUnavailable`` if the secret store cannot be read."""
+        self._secrets.get(SecretKey.client_secret("sigilforge-status-probe"))
+
     def resolve(self, reference: str) -> str:
         return self._resolver.resolve(reference)
 

@@ -3,7 +3,7 @@
 Importing this package registers every verb; ``main`` runs the command.
 """
 
-from sigilforge.cli import accounts, exec, git, inject, provider, service, tokens
+from sigilforge.cli import accounts, exec, git, inject, provider, service, status, tokens
 from sigilforge.cli.app import cli, main
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "main",
     "provider",
     "service",
+    "status",
     "tokens",
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sigilforge.cli.app import State, cli, pass_state
+from sigilforge.cli.complete import complete_account, complete_service
 from sigilforge.cli.signin import deliver_pasted_redirect, show_prompt, wait_for_sign_in
 from sigilforge.errors import InvalidArgument
 
@@ -106,8 +107,8 @@ def _row(a: Account) -> tuple[str, str, str, str, str, str]:
 
 
 @cli.command("remove-account")
-@click.argument("service")
-@click.argument("account")
+@click.argument("service", shell_complete=complete_service)
+@click.argument("account", shell_complete=complete_account)
 @pass_state
 def remove_account(state: State, service: str, account: str) -> None:
     """Revoke (where the provider allows) and delete an account and its secrets."""

@@ -17,13 +17,20 @@ def provider_group() -> None:
 
 
 @provider_group.command("list")
-def provider_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of names, for scripts.")
+def provider_list(as_json: bool) -> None:
     """List the providers add-account knows."""
     from sigilforge.broker import Broker
 
     with Broker.open() as broker:
-        for name in broker.provider_names():
-            click.echo(name)
+        names = broker.provider_names()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(names))
+        return
+    for name in names:
+        click.echo(name)
 
 
 @provider_group.command("set-secret")
