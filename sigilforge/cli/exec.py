@@ -84,7 +84,8 @@ def exec_command(
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execvpe(command[0], list(command), env)
+        # No shell, by design: the command is the user's argv as given.
+        os.execvpe(command[0], list(command), env)  # noqa: S606
     except FileNotFoundError:
         click.echo(f"sigilforge: {command[0]}: command not found", err=True)
         sys.exit(EXIT_NOT_FOUND)

@@ -8,6 +8,7 @@ the files in use. The exit status is non-zero when something needs the user: the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -65,10 +66,9 @@ def collect() -> tuple[dict[str, Any], int]:
             entry = acc.to_dict()
             entry["last_refresh"] = None
             if store["state"] == "ok" and acc.kind.value == "oauth2":
-                try:
+                # On failure the status field already says what is wrong with it.
+                with contextlib.suppress(SigilforgeError):
                     entry["last_refresh"] = broker.last_refreshed(acc.service, acc.account)
-                except SigilforgeError:
-                    pass  # the status field already says what is wrong with it
             if entry["status"] != "ok" and code == 0:
                 code = EXIT_REAUTH
             report["accounts"].append(entry)

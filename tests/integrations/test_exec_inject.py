@@ -37,7 +37,7 @@ time.sleep(60)
 
 @pytest.fixture
 def env(home: Home) -> dict[str, str]:
-    environment = sigilforge_env(home.env, client_path=f"/usr/bin:/bin")
+    environment = sigilforge_env(home.env, client_path="/usr/bin:/bin")
     done = subprocess.run(
         ["sigilforge", "add-account", "openai", "work", "--api-key-stdin"],
         input=KEY + "\n",

@@ -28,7 +28,7 @@ def git_rig(auth_server: AuthServer) -> Iterator[GitHttpServer]:
 
 
 @pytest.fixture
-def two_accounts(home: Home, auth_server: AuthServer) -> Iterator[Home]:
+def two_accounts(home: Home, auth_server: AuthServer) -> Home:
     """``corp/alice`` and ``corp/bob``, each signed in through the browser flow as the
     user of that name at the authorization server."""
     write_provider(home, auth_server)
@@ -36,7 +36,7 @@ def two_accounts(home: Home, auth_server: AuthServer) -> Iterator[Home]:
         sign_in(broker, "alice")
         auth_server.username, auth_server.email = "bob", "bob@example.test"
         sign_in(broker, "bob")
-    yield home
+    return home
 
 
 def _host(url: str) -> str:

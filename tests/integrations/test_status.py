@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from sigilforge import Broker
+import pytest
+
+from sigilforge import AddOptions, Broker, ReauthRequired
 from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.broker_rig import cli_command
 from sigilforge.testing.home import Home
@@ -49,10 +51,8 @@ def test_status_exits_non_zero_when_an_account_must_sign_in_again(
     with Broker.open() as broker:
         sign_in(broker, "alice")
         auth_server.fail_next("invalid_grant")
-        try:
+        with pytest.raises(ReauthRequired):
             broker.refresh_token("corp", "alice")
-        except Exception:
-            pass
     done = _cli(home, "status")
     assert done.returncode == 5, done.stdout + done.stderr
     assert "sign in again: sigilforge add-account corp alice" in done.stdout
@@ -85,7 +85,5 @@ def test_shell_completion_offers_service_and_account_names(home: Home) -> None:
         assert offered == expected, (words, done.stdout)
 
 
-def _api_key() -> object:
-    from sigilforge.model import AddOptions
-
+def _api_key() -> AddOptions:
     return AddOptions(api_key=f"sk-{MARKER}")
