@@ -26,25 +26,40 @@ def main(argv: list[str] | None = None) -> None:
     full_cli(args)
 
 
+def _format_options(args: list[str]) -> tuple[str, str | None] | None:
+    """``--format F [--user U]`` exactly as mail clients' configs spell it, else None."""
+    if len(args) == 2 and args[0] == "--format":
+        return args[1], None
+    if len(args) == 4 and args[0] == "--format" and args[2] == "--user":
+        return args[1], args[3]
+    return None
+
+
 def _fast_path(args: list[str]) -> int | None:
     """The exit status, or None to leave the command to the full CLI."""
     if os.environ.get("SIGILFORGE_NO_DAEMON"):
         return None
-    if len(args) == 3 and args[0] == "get-token":
+    fmt: tuple[str, str | None] | None = None
+    if len(args) >= 3 and args[0] == "get-token":
         member = "GetToken"
+        if len(args) > 3:
+            fmt = _format_options(args[3:])
+            if fmt is None or fmt[0].startswith("-") or (fmt[1] or "").startswith("-"):
+                return None
     elif len(args) == 2 and args[0] == "resolve":
         member = "Resolve"
     else:
         return None
-    if any(arg.startswith("-") for arg in args[1:]):
+    if any(arg.startswith("-") for arg in args[1:3]):
         return None  # options or --help: click's business
 
-    from sigilforge.dbus.blocking import call_once
+    from sigilforge.dbus.blocking import call_once_whole
     from sigilforge.dbus.errors import Unreachable
     from sigilforge.errors import SigilforgeError
 
     try:
-        value = call_once(member, *args[1:])
+        reply = call_once_whole(member, *args[1:3])
+        value = reply[0] if fmt is None else _render(fmt, reply)
     except Unreachable:
         return None
     except SigilforgeError as exc:
@@ -56,3 +71,18 @@ def _fast_path(args: list[str]) -> int | None:
     sys.stdout.write(f"{value}\n")
     sys.stdout.flush()
     return 0
+
+
+def _render(fmt: tuple[str, str | None], reply: tuple[object, ...]) -> str:
+    from sigilforge.errors import InvalidArgument
+    from sigilforge.formats import TokenFormat, render
+    from sigilforge.model import AccessToken
+
+    try:
+        chosen = TokenFormat(fmt[0])
+    except ValueError:
+        known = ", ".join(f.value for f in TokenFormat)
+        raise InvalidArgument(f"--format is one of {known}") from None
+    token, expires_at = reply
+    assert isinstance(token, str) and isinstance(expires_at, int)
+    return render(chosen, AccessToken(token, expires_at or None), fmt[1])

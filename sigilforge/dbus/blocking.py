@@ -69,9 +69,14 @@ def _call(
 
 def call_once(member: str, *body: Any, timeout: float = CALL_TIMEOUT) -> Any:
     """One call on a fresh connection; the first value of the reply."""
+    return call_once_whole(member, *body, timeout=timeout)[0]
+
+
+def call_once_whole(member: str, *body: Any, timeout: float = CALL_TIMEOUT) -> tuple[Any, ...]:
+    """One call on a fresh connection; every value of the reply."""
     conn = _connect(timeout)
     try:
-        return _call(conn, member, body, timeout)[0]
+        return _call(conn, member, body, timeout)
     finally:
         conn.close()
 
