@@ -84,5 +84,6 @@ def _render(fmt: tuple[str, str | None], reply: tuple[object, ...]) -> str:
         known = ", ".join(f.value for f in TokenFormat)
         raise InvalidArgument(f"--format is one of {known}") from None
     token, expires_at = reply
-    assert isinstance(token, str) and isinstance(expires_at, int)
+    assert isinstance(token, str)
+    assert isinstance(expires_at, int)
     return render(chosen, AccessToken(token, expires_at or None), fmt[1])
