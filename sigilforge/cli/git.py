@@ -11,14 +11,18 @@ account name) and ``password=`` (a fresh access token). The account is chosen by
   (``credential.https://HOST.username``), or the only one;
 - several accounts and nothing to choose by: refused, never guessed.
 
-``store`` and ``erase`` change nothing: the broker, not git, owns the token.
+``store`` and ``erase`` change nothing: the broker, not git, owns the token. An ``erase``
+of the token the broker holds now (git got a 401 with it) leaves a marker, never a secret,
+so that the next ``get`` refreshes first, as git-credential-oauth does.
 """
 
 from __future__ import annotations
 
+import hmac
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -37,6 +41,7 @@ class GitRequest:
     host: str
     path: str
     username: str | None
+    password: str | None = None
 
     @classmethod
     def read(cls, text: str) -> GitRequest:
@@ -53,6 +58,7 @@ class GitRequest:
             fields.get("host", ""),
             fields.get("path", "").strip("/"),
             fields.get("username") or None,
+            fields.get("password") or None,
         )
 
 
@@ -124,22 +130,37 @@ def choose_account(
 def git_credential(state: State, operation: str) -> None:
     """The git credential helper (credential.helper = sigilforge)."""
     request = GitRequest.read(sys.stdin.read(_MAX_INPUT))
-    if operation != "get":
+    if operation == "store" or request.protocol not in ("https", "http") or not request.host:
         return  # the broker owns the token; what git learnt changes nothing
-    if request.protocol not in ("https", "http") or not request.host:
-        return
     backend = state.backend()
     chosen = choose_account(
         request, _git_table(), [(a.service, a.account) for a in backend.list_accounts()]
     )
     if chosen is None:
         return
-    token = backend.get_token(*chosen)
+    marker = _refresh_marker(*chosen)
+    if operation == "erase":
+        current = backend.get_token(*chosen).token
+        if request.password is not None and hmac.compare_digest(request.password, current):
+            marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            marker.touch(mode=0o600)
+        return
+    if marker.exists():
+        token = backend.refresh_token(*chosen)
+        marker.unlink(missing_ok=True)
+    else:
+        token = backend.get_token(*chosen)
     lines = [f"username={chosen[1]}", f"password={token.token}"]
     if token.expires_at:
         lines.append(f"password_expiry_utc={token.expires_at}")
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     sys.stdout.flush()
+
+
+def _refresh_marker(service: str, account: str) -> Path:
+    from sigilforge import paths
+
+    return paths.runtime_dir() / "git-erased" / f"{service}.{account}"
 
 
 def credential_main() -> None:

@@ -152,3 +152,40 @@ def test_credential_fill_answers_and_store_erase_change_nothing(
         assert done.returncode == 0, done.stderr
         assert done.stdout == ""
     assert two_accounts.accounts_file.read_bytes() == before
+
+
+def _helper(home: Home, op: str, text: str) -> str:
+    done = subprocess.run(
+        ["git-credential-sigilforge", op],
+        input=text,
+        env=sigilforge_env(home.env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_an_erase_of_the_current_token_makes_the_next_get_refresh(
+    two_accounts: Home, auth_server: AuthServer
+) -> None:
+    _map_host(two_accounts, '"forge.test" = "corp/alice"')
+    ask = "protocol=https\nhost=forge.test\n\n"
+    first = dict(line.split("=", 1) for line in _helper(two_accounts, "get", ask).splitlines())
+    refreshes = auth_server.token_requests("refresh_token")
+
+    # An erase of some other password (an old token) marks nothing.
+    _helper(two_accounts, "erase", ask.replace("\n\n", "\npassword=stale\n\n"))
+    again = dict(line.split("=", 1) for line in _helper(two_accounts, "get", ask).splitlines())
+    assert again["password"] == first["password"]
+    assert auth_server.token_requests("refresh_token") == refreshes
+
+    # git erases the token the server just refused: the next get refreshes, once.
+    _helper(two_accounts, "erase", ask.replace("\n\n", f"\npassword={first['password']}\n\n"))
+    fresh = dict(line.split("=", 1) for line in _helper(two_accounts, "get", ask).splitlines())
+    assert fresh["password"] != first["password"]
+    assert auth_server.token_requests("refresh_token") == refreshes + 1
+    later = dict(line.split("=", 1) for line in _helper(two_accounts, "get", ask).splitlines())
+    assert later["password"] == fresh["password"]
