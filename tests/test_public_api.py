@@ -25,6 +25,7 @@ PRIVATE_MODULES = {
     "sigilforge.entry",
     "sigilforge.errors",
     "sigilforge.filelock",
+    "sigilforge.formats",
     "sigilforge.model",
     "sigilforge.oauth",
     "sigilforge.paths",
