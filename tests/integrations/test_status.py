@@ -10,14 +10,13 @@ import pytest
 from sigilforge import AddOptions, Broker, ReauthRequired
 from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.broker_rig import cli_command
-from sigilforge.testing.home import Home
+from sigilforge.testing.cli import run_cli_in
+from sigilforge.testing.home import Home, Isolated
 from sigilforge.testing.marker import MARKER
 from sigilforge.testing.signin import sign_in, write_provider
 
 
 def _cli(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
-    from sigilforge.testing.cli import run_cli_in
-
     return run_cli_in({**home.env, "SIGILFORGE_NO_DAEMON": "1"}, *args)
 
 
@@ -87,3 +86,22 @@ def test_shell_completion_offers_service_and_account_names(home: Home) -> None:
 
 def _api_key() -> AddOptions:
     return AddOptions(api_key=f"sk-{MARKER}")
+
+
+def test_status_says_the_store_is_locked_and_exits_4(fresh_keyring: Isolated) -> None:
+    env = {**fresh_keyring.env, "SIGILFORGE_NO_DAEMON": "1"}
+    added = run_cli_in(env, "add-account", "openai", "work", "--api-key-stdin", stdin="sk-x\n")
+    assert added.returncode == 0, added.stderr
+    assert fresh_keyring.keyring is not None
+    fresh_keyring.keyring.lock()
+    done = run_cli_in(env, "status", "--json")
+    assert done.returncode == 4, done.stderr
+    report = json.loads(done.stdout)
+    assert report["store"]["state"] == "locked"
+    assert [a["account"] for a in report["accounts"]] == ["work"]
+
+
+def test_status_says_the_store_is_missing_and_exits_4(bare_bus: Isolated) -> None:
+    done = run_cli_in({**bare_bus.env, "SIGILFORGE_NO_DAEMON": "1"}, "status")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "store: auto, unavailable" in done.stdout
