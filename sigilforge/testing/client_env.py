@@ -18,13 +18,15 @@ __all__ = ["sigilforge_env"]
 
 
 def sigilforge_env(
-    base: Mapping[str, str], *, client_path: str = "/usr/bin:/bin"
+    base: Mapping[str, str], *, client_path: str = "/usr/bin:/bin", daemon: bool = False
 ) -> dict[str, str]:
+    """``daemon``: through the broker daemon on ``base``'s bus (activated if need be);
+    otherwise the in-process broker, with no daemon to activate."""
     bindir = os.path.dirname(sys.executable)
     env = {
         k: base[k] for k in (*XDG_VARS, "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS") if k in base
     }
     env["PATH"] = f"{bindir}{os.pathsep}{client_path}"
-    # The in-process broker: the test's accounts and keyring, no daemon to activate.
-    env["SIGILFORGE_NO_DAEMON"] = "1"
+    if not daemon:
+        env["SIGILFORGE_NO_DAEMON"] = "1"
     return env
