@@ -125,10 +125,13 @@ def choose_account(
 
 
 @cli.command("git-credential")
-@click.argument("operation", type=click.Choice(["get", "store", "erase"]))
+@click.argument("operation")
 @pass_state
 def git_credential(state: State, operation: str) -> None:
-    """The git credential helper (credential.helper = sigilforge)."""
+    """The git credential helper (credential.helper = sigilforge): OPERATION is get,
+    store or erase."""
+    if operation not in ("get", "store", "erase"):
+        return  # gitcredentials(7): a helper silently ignores operations it does not know
     request = GitRequest.read(sys.stdin.read(_MAX_INPUT))
     if operation == "store" or request.protocol not in ("https", "http") or not request.host:
         return  # the broker owns the token; what git learnt changes nothing

@@ -139,7 +139,7 @@ def test_credential_fill_answers_and_store_erase_change_nothing(
     assert answer["username"] == "alice"
     assert MARKER in answer["password"]
     before = two_accounts.accounts_file.read_bytes()
-    for op in ("store", "erase"):
+    for op in ("store", "erase", "some-future-operation"):
         done = subprocess.run(
             ["git-credential-sigilforge", op],
             input=filled.stdout + "\n",
