@@ -29,7 +29,8 @@ __all__ = ["VALS_BACKENDS", "Resolver"]
 
 # vals backends that fetch from a remote secret manager. The others run local code
 # (exec), read local files (file, sops, tfstate...) or the environment (envsubst): a
-# reference in a shared template must not reach those unless the user says so.
+# reference in a shared template must not reach those unless the user says so. Left out
+# too: httpjson (any URL, loopback included) and bitwarden (a local `bw serve`).
 VALS_BACKENDS = frozenset(
     {
         "echo",
@@ -41,8 +42,6 @@ VALS_BACKENDS = frozenset(
         "doppler",
         "gitlab",
         "onepasswordconnect",
-        "bitwarden",
-        "httpjson",
     }
 )
 _VALS_REF = re.compile(r"ref\+([a-z0-9]+)://")
