@@ -13,6 +13,9 @@ All keys are optional and top-level::
                                # code or read local files, so they are off by default)
     http_timeout_secs = 15     # every request to a provider
     flow_timeout_secs = 300    # how long add-account waits for the user
+
+A ``[git]`` table (``"HOST[/PATH]" = "SERVICE[/ACCOUNT]"``) is read by the git credential
+helper (``sigilforge.cli.git``), not here.
 """
 
 from __future__ import annotations
