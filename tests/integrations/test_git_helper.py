@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from sigilforge import Broker
@@ -189,3 +190,30 @@ def test_an_erase_of_the_current_token_makes_the_next_get_refresh(
     assert auth_server.token_requests("refresh_token") == refreshes + 1
     later = dict(line.split("=", 1) for line in _helper(two_accounts, "get", ask).splitlines())
     assert later["password"] == fresh["password"]
+
+
+def test_a_token_the_server_refuses_is_refreshed_after_gits_erase(
+    home: Home, auth_server: AuthServer, git_rig: GitHttpServer, tmp_path: Path
+) -> None:
+    write_provider(home, auth_server)
+    with Broker.open() as broker:
+        sign_in(broker, "alice")
+        token = broker.get_token("corp", "alice").token
+    url = git_rig.add_repo("alice/project.git", owner="alice")
+    _map_host(home, f'"{_host(url)}" = "corp"')
+    assert _git(home, tmp_path, "ls-remote", url).returncode == 0
+
+    # The provider revokes the access token (not the grant) before it expires.
+    revoked = httpx2.post(
+        f"{auth_server.issuer}/revoke",
+        data={"token": token, "client_id": auth_server.client_id},
+        timeout=10,
+    )
+    assert revoked.status_code == 200
+    refused = _git(home, tmp_path, "ls-remote", url)
+    assert refused.returncode != 0  # git got a 401 and told its helpers to erase the token
+    refreshes = auth_server.token_requests("refresh_token")
+
+    again = _git(home, tmp_path, "ls-remote", url)
+    assert again.returncode == 0, again.stderr
+    assert auth_server.token_requests("refresh_token") == refreshes + 1
