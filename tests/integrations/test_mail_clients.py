@@ -29,7 +29,7 @@ ALICE = "alice@example.test"
 # The README's recipes use exactly these.
 MSMTP_PASSWORDEVAL = "sigilforge get-token corp alice"
 MBSYNC_PASSCMD = "sigilforge get-token corp alice"
-LIFETIME = 10.0  # long enough that a round never straddles it, short enough to wait out
+LIFETIME = 20.0  # its 2 s refresh margin outlasts a loaded machine between get-token and AUTH
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("msmtp", "mbsync"))
