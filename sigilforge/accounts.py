@@ -2,29 +2,53 @@
 
 Writes go to a temp file that is fsynced and renamed over the old one (mode 0600), under
 an exclusive lock for the whole read-modify-write, so two processes adding accounts at once
-both keep their work and a reader never sees half a file. A file that does not parse is
-moved aside (``accounts.json.corrupt-<time>``) and reported as ``StoreCorrupt``; it is
-never silently replaced by an empty one.
+both keep their work and a reader never sees half a file.
+
+What the file may turn out to be, and what happens then (``StoreCorrupt`` unless said):
+
+- not a regular file (a symlink, a FIFO): refused, never opened in a way that blocks;
+- unparseable: moved aside (``accounts.json.corrupt-<time>``) and reported, never silently
+  replaced by an empty one; every later reader is told too, for as long as that copy is
+  newer than ``accounts.json`` (fix it and move it back, or delete it, to go on);
+- written by a newer Sigilforge (``version`` above ours): read, but never written;
+- one record we cannot read: skipped with a warning, the others still listed, and the
+  record kept as it was on the next write, as are fields we do not know.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sigilforge.errors import AccountExists, NoSuchAccount, StoreCorrupt
+from sigilforge.fileio import UnsafeFile, read_regular, write_atomic
 from sigilforge.filelock import locked
 from sigilforge.model import Account
 
 __all__ = ["AccountStore"]
 
+log = logging.getLogger(__name__)
+
 _FORMAT = 1
+_ASIDE = ".corrupt-"
+
+
+@dataclass
+class _Contents:
+    """The file as read: the accounts, and what must survive a rewrite untouched."""
+
+    accounts: dict[tuple[str, str], Account] = field(default_factory=dict)
+    raw: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    unreadable: list[Any] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    read_only: str | None = None
 
 
 class AccountStore:
@@ -32,7 +56,7 @@ class AccountStore:
         self.path = path
         self._lock_path = path.with_name(path.name + ".lock")
         self._lock_timeout = lock_timeout
-        self._cache: tuple[tuple[int, int, int], dict[tuple[str, str], Account]] | None = None
+        self._cache: tuple[tuple[int, int, int], _Contents] | None = None
 
     # -- reading ---------------------------------------------------------------------
 
@@ -46,44 +70,63 @@ class AccountStore:
 
     def _load(self) -> dict[tuple[str, str], Account]:
         version = self.version()
-        if self._cache is not None and self._cache[0] == version:
-            return self._cache[1]
-        accounts = self._read()
-        self._cache = (version, accounts)
-        return accounts
+        if self._cache is not None and self._cache[0] == version and version != (0, 0, 0):
+            return self._cache[1].accounts
+        contents = self._read()
+        self._cache = (version, contents)
+        return contents.accounts
 
-    def _read(self, *, holding_lock: bool = False) -> dict[tuple[str, str], Account]:
+    def _read(self, *, holding_lock: bool = False) -> _Contents:
         try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return {}
+            raw = read_regular(self.path)
+        except UnsafeFile as exc:
+            raise StoreCorrupt(f"{exc}: put the file itself at {self.path}") from None
+        except OSError as exc:
+            raise StoreCorrupt(f"{self.path.name}: {exc.strerror}") from None
+        self._check_no_newer_aside()
+        if raw is None:
+            return _Contents()
         try:
-            data = json.loads(raw)
-            if not isinstance(data, dict) or not isinstance(data.get("accounts"), list):
-                raise ValueError("no account list")
-            records = [Account.from_dict(item) for item in data["accounts"]]
-        except (ValueError, StoreCorrupt):
+            contents = _parse(raw)
+        except ValueError:
             if not holding_lock:
                 # Under the lock, so a concurrent writer's fresh file is never what we move.
                 with locked(self._lock_path, timeout=self._lock_timeout):
                     return self._read(holding_lock=True)
             aside = self._move_aside()
-            raise StoreCorrupt(
-                f"{self.path.name} was unreadable and has been moved to {aside.name}; "
-                "the secrets are untouched"
-            ) from None
-        return {acc.key: acc for acc in records}
+            raise StoreCorrupt(_corrupt_message(self.path, aside)) from None
+        for item in contents.unreadable:
+            log.warning("%s: skipping a record it cannot read: %s", self.path.name, _name_of(item))
+        return contents
+
+    def _check_no_newer_aside(self) -> None:
+        """A copy moved aside is news to every reader until the user has dealt with it."""
+        try:
+            current = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            current = -1
+        newest: tuple[int, Path] | None = None
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.path.parent):
+                if entry.name.startswith(self.path.name + _ASIDE):
+                    mtime = entry.stat(follow_symlinks=False).st_mtime_ns
+                    if mtime > current and (newest is None or mtime > newest[0]):
+                        newest = (mtime, Path(entry.path))
+        if newest is not None:
+            raise StoreCorrupt(_corrupt_message(self.path, newest[1]))
 
     def _move_aside(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        aside = self.path.with_name(f"{self.path.name}{_ASIDE}{stamp}")
         n = 0
         while aside.exists():
             n += 1
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}~{n}")
+            aside = self.path.with_name(f"{self.path.name}{_ASIDE}{stamp}~{n}")
         # FileNotFoundError: another process moved it aside first.
         with contextlib.suppress(FileNotFoundError):
             os.replace(self.path, aside)
+            # Its time is the time it was moved: what later readers compare against.
+            os.utime(aside)
         return aside
 
     def list(self) -> list[Account]:
@@ -103,9 +146,12 @@ class AccountStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[dict[tuple[str, str], Account]]:
         with locked(self._lock_path, timeout=self._lock_timeout):
-            accounts = dict(self._read(holding_lock=True))
+            contents = self._read(holding_lock=True)
+            if contents.read_only is not None:
+                raise StoreCorrupt(contents.read_only)
+            accounts = dict(contents.accounts)
             yield accounts
-            self._write(accounts)
+            self._write(contents, accounts)
 
     def add(self, account: Account, *, replace: Account | None = None) -> Account:
         """Add ``account``; with ``replace``, swap it for that exact record instead (a
@@ -134,29 +180,56 @@ class AccountStore:
                 raise NoSuchAccount(f"no account {service}/{account}")
         return removed
 
-    def _write(self, accounts: dict[tuple[str, str], Account]) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        body = {
-            "version": _FORMAT,
-            "accounts": [a.to_dict() for a in sorted(accounts.values(), key=lambda a: a.key)],
-        }
-        data = json.dumps(body, indent=2).encode() + b"\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            # mkstemp creates 0600 already; fchmod states it rather than trusting the umask.
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    def _write(self, contents: _Contents, accounts: dict[tuple[str, str], Account]) -> None:
+        records: list[Any] = []
+        for acc in sorted(accounts.values(), key=lambda a: a.key):
+            # Fields we do not know stay; the ones we know are ours to set.
+            records.append({**contents.raw.get(acc.key, {}), **acc.to_dict()})
+        records.extend(contents.unreadable)
+        body = {**contents.extra, "version": _FORMAT, "accounts": records}
+        write_atomic(self.path, json.dumps(body, indent=2).encode() + b"\n")
         self._cache = None
+
+
+def _parse(raw: bytes) -> _Contents:
+    """``ValueError`` if the file as a whole cannot be read; a bad record is kept aside."""
+    data = json.loads(raw)
+    if not isinstance(data, dict) or not isinstance(data.get("accounts"), list):
+        raise ValueError("no account list")
+    version = data.get("version", _FORMAT)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError("no version")
+    contents = _Contents(extra={k: v for k, v in data.items() if k not in ("version", "accounts")})
+    if version > _FORMAT:
+        contents.read_only = (
+            f"accounts.json is from a newer Sigilforge (format {version}, this one writes "
+            f"{_FORMAT}); it is read-only here: upgrade Sigilforge to change accounts"
+        )
+    for item in data["accounts"]:
+        try:
+            if not isinstance(item, dict):
+                raise StoreCorrupt("not a record")
+            acc = Account.from_dict(item)
+        except StoreCorrupt:
+            contents.unreadable.append(item)
+            continue
+        if acc.key in contents.accounts:
+            contents.unreadable.append(item)
+            continue
+        contents.accounts[acc.key] = acc
+        contents.raw[acc.key] = item
+    return contents
+
+
+def _name_of(item: Any) -> str:
+    if isinstance(item, dict):
+        return f"{item.get('service', '?')!s:.64}/{item.get('account', '?')!s:.128}"
+    return "(not a record)"
+
+
+def _corrupt_message(path: Path, aside: Path) -> str:
+    return (
+        f"{path.name} was unreadable and has been moved to {aside.name} (the secrets are "
+        f"untouched): fix it and move it back to {path.name}, or delete {aside.name} to "
+        "start afresh"
+    )

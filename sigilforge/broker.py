@@ -27,6 +27,7 @@ from sigilforge.errors import (
     UnknownProvider,
 )
 from sigilforge.events import AccountAdded, AccountRemoved, EventHub, Listener
+from sigilforge.fileio import repair_unsafe_dir
 from sigilforge.model import (
     AccessToken,
     Account,
@@ -120,6 +121,8 @@ class Broker:
     @classmethod
     def open(cls, config: Config | None = None, *, secrets: SecretStore | None = None) -> Broker:
         """The broker for the current user: files under the XDG dirs, the configured store."""
+        # A config dir others can write to lets them swap our files: fixed, with a warning.
+        repair_unsafe_dir(paths.config_dir())
         if config is None:
             config = Config.load(paths.config_file())
         return cls(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sigilforge.errors import InvalidArgument
+from sigilforge.fileio import UnsafeFile, read_regular
 
 __all__ = ["STORE_CHOICES", "Config"]
 
@@ -63,11 +64,13 @@ class Config:
     def load(cls, path: Path) -> Config:
         """Read ``path``; a missing file means the defaults."""
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cls()
+            raw = read_regular(path)
+        except UnsafeFile as exc:
+            raise InvalidArgument(str(exc)) from None
         except OSError as exc:
             raise InvalidArgument(f"{path.name}: {exc.strerror}") from None
+        if raw is None:
+            return cls()
         # Imported only when there is a file: most users have none, and every activation
         # of the daemon would pay for the parser.
         import tomllib

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import platformdirs
 
+from sigilforge.fileio import make_dirs
+
 __all__ = [
     "accounts_file",
     "config_dir",
@@ -54,5 +56,5 @@ def log_file() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_dirs(path, 0o700)
     return path

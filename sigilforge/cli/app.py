@@ -7,6 +7,7 @@ newline, nothing else. Errors are one line on stderr and an exit status per erro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -122,17 +123,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def _log_unexpected(exc: BaseException) -> None:
     # Where it was raised goes to a private file, never to the terminal.
-    import os
-
     from sigilforge import paths
     from sigilforge.errors import describe_unexpected
+    from sigilforge.fileio import UnsafeFile, append_private
 
-    try:
-        path = paths.log_file()
-        paths.ensure_private_dir(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "a") as fh:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-            fh.write(f"{stamp} unexpected error: {describe_unexpected(exc)}\n")
-    except OSError:
-        pass
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    # A symlink or FIFO planted at the log's path is refused, never followed.
+    with contextlib.suppress(OSError, UnsafeFile):
+        append_private(paths.log_file(), f"{stamp} unexpected error: {describe_unexpected(exc)}\n")

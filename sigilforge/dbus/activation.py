@@ -17,6 +17,7 @@ from pathlib import Path
 from sigilforge.dbus import shipped
 from sigilforge.dbus.names import BUS_NAME
 from sigilforge.errors import InvalidArgument
+from sigilforge.fileio import write_atomic
 
 __all__ = [
     "UserFiles",
@@ -81,10 +82,8 @@ def install_user(daemon: Path | None = None) -> UserFiles:
         (files.dbus_service, dbus_service_template()),
         (files.systemd_unit, systemd_unit_template()),
     ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(render(template, daemon))
-        tmp.replace(path)
+        # Explicit modes whatever the umask: others may read these files, never edit them.
+        write_atomic(path, render(template, daemon).encode(), mode=0o644, dir_mode=0o755)
     return files
 
 

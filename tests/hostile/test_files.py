@@ -114,9 +114,7 @@ def test_one_bad_record_does_not_hide_the_others_and_survives_a_write(
     _write_json(home.accounts_file, {"version": 1, "accounts": [bad, _record("openai", "work")]})
     listed = run_cli("--no-daemon", "list-accounts", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert [(a["service"], a["account"]) for a in json.loads(listed.stdout)] == [
-        ("openai", "work")
-    ]
+    assert [(a["service"], a["account"]) for a in json.loads(listed.stdout)] == [("openai", "work")]
     assert "spotify" in listed.stderr  # the user hears which record was skipped
     AccountStore(home.accounts_file).add(_acc("github", "me"))
     records = json.loads(home.accounts_file.read_text())["accounts"]
@@ -152,9 +150,7 @@ def test_corrupt_accounts_json_is_reported_to_whoever_reads_after_it_was_moved(
 # -- item 16: modes and the crash log -------------------------------------------------
 
 
-def test_world_writable_config_dir_is_repaired_with_a_warning(
-    home: Home, run_cli: RunCli
-) -> None:
+def test_world_writable_config_dir_is_repaired_with_a_warning(home: Home, run_cli: RunCli) -> None:
     home.config_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(home.config_dir, 0o777)
     done = run_cli("--no-daemon", "list-accounts")
