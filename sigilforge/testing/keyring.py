@@ -36,11 +36,20 @@ class HeadlessKeyring:
         self.password = password
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 10.0) -> HeadlessKeyring:
+    def start(self, timeout: float = 10.0, *, replace: bool = False) -> HeadlessKeyring:
+        """Start it; with ``replace``, as ``gnome-keyring-daemon --replace`` does under a
+        running one (which hands over the bus name and leaves)."""
         if shutil.which("gnome-keyring-daemon") is None:
             raise RuntimeError("gnome-keyring is not installed (apt-get install gnome-keyring)")
+        old = self._proc if replace else None
         self._proc = subprocess.Popen(
-            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            [
+                "gnome-keyring-daemon",
+                *(["--replace"] if replace else []),
+                "--foreground",
+                "--unlock",
+                "--components=secrets",
+            ],
             env=self.env,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
@@ -49,6 +58,11 @@ class HeadlessKeyring:
         assert self._proc.stdin is not None
         self._proc.stdin.write(self.password.encode())
         self._proc.stdin.close()
+        if old is not None:
+            try:
+                old.wait(timeout)
+            except subprocess.TimeoutExpired:
+                terminate(old)
         self._wait_ready(timeout)
         return self
 
