@@ -43,6 +43,7 @@ from sigilforge.model import (
 )
 from sigilforge.pending import Pending
 from sigilforge.resolve import Resolver
+from sigilforge.status import with_store_status
 from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
 from sigilforge.tokens import Refresher, TokenManager
 
@@ -153,7 +154,8 @@ class Broker:
     # -- reading -----------------------------------------------------------------------
 
     def list_accounts(self) -> list[Account]:
-        return self._accounts.list()
+        """Every account, its status as the secret store has it now."""
+        return with_store_status(self._accounts.list(), self._secrets)
 
     def get_account(self, service: str, account: str) -> Account:
         return self._accounts.get(validate_service(service), validate_account(account))

@@ -64,6 +64,7 @@ class AccountStatus(enum.StrEnum):
     REAUTH_REQUIRED = "reauth_required"
     LOCKED = "locked"
     UNAVAILABLE = "unavailable"
+    SECRET_MISSING = "secret_missing"
 
 
 @dataclass(frozen=True, slots=True)

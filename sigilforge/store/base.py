@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,6 +71,11 @@ class SecretStore(Protocol):
 
     def delete(self, key: SecretKey) -> bool:
         """Remove the secret; False if there was none."""
+        ...
+
+    def present(self, keys: Sequence[SecretKey]) -> frozenset[SecretKey]:
+        """Which of ``keys`` have a secret, as cheaply as the backend can tell (without
+        reading a secret where it can); for account status."""
         ...
 
     def close(self) -> None: ...

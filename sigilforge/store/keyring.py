@@ -7,6 +7,7 @@ A backend that would keep secrets in plain text, or that only fails, is refused 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from sigilforge.errors import StoreLocked, StoreUnavailable
@@ -70,6 +71,10 @@ class KeyringStore:
             return False
         result = self._run(self._backend.delete_password, *self._names(key))
         return result is not False
+
+    def present(self, keys: Sequence[SecretKey]) -> frozenset[SecretKey]:
+        # keyring has no search: a read is the only way to tell.
+        return frozenset(key for key in keys if self.get(key) is not None)
 
     def close(self) -> None:
         pass

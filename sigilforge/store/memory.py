@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from sigilforge.errors import StoreLocked
 from sigilforge.store.base import SecretKey
@@ -36,6 +37,11 @@ class MemoryStore:
         self._check()
         with self._lock:
             return self._items.pop(key, None) is not None
+
+    def present(self, keys: Sequence[SecretKey]) -> frozenset[SecretKey]:
+        self._check()
+        with self._lock:
+            return frozenset(key for key in keys if key in self._items)
 
     def close(self) -> None:
         pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from sigilforge.errors import StoreUnavailable
@@ -75,6 +75,9 @@ class _AutoStore:
 
     def delete(self, key: SecretKey) -> bool:
         return self._do(lambda store: store.delete(key))
+
+    def present(self, keys: Sequence[SecretKey]) -> frozenset[SecretKey]:
+        return self._do(lambda store: store.present(keys))
 
     def close(self) -> None:
         if self._chosen is not None and self._chosen is not self._primary:

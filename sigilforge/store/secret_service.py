@@ -1,10 +1,14 @@
 """The freedesktop Secret Service API (gnome-keyring, KeePassXC, KWallet >= 5.97, ...).
 
-One connection and one encrypted session are opened lazily and kept for the life of the
-store; every call on it is bounded by ``timeout`` so a missing or wedged service becomes
-``StoreUnavailable`` in seconds, and a locked collection is ``StoreLocked``, never "not
-found". Items carry ``xdg:schema=org.sigilforge.Token1`` plus service/account/kind
-attributes, so ``secret-tool search xdg:schema org.sigilforge.Token1`` lists them.
+One connection and one encrypted session are opened lazily and kept while they work;
+every call on them is bounded by ``timeout`` so a wedged service becomes
+``StoreUnavailable`` in seconds, a missing one at once (with what to start), and a locked
+collection is ``StoreLocked``, never "not found". When the service behind a kept
+connection went away (gnome-keyring restarted or ``--replace``d: its session and objects
+are gone), the connection is dropped and the call tried once more on a fresh one, so the
+first call after a restart already works. Items carry
+``xdg:schema=org.sigilforge.Token1`` plus service/account/kind attributes, so
+``secret-tool search xdg:schema org.sigilforge.Token1`` lists them.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import secretstorage
+from jeepney.wrappers import DBusErrorResponse
 from secretstorage.exceptions import (
     ItemNotFoundException,
     LockedException,
@@ -32,6 +37,25 @@ __all__ = ["SecretServiceStore"]
 T = TypeVar("T")
 
 _LOCKED_HINT = "the Secret Service collection is locked; unlock your keyring and retry"
+_START_HINT = (
+    "start gnome-keyring-daemon --components=secrets or KeePassXC's Secret Service "
+    '(or set store = "keyring" in config.toml)'
+)
+
+
+def _unavailable(exc: BaseException, timeout: float) -> StoreUnavailable:
+    """The real reason, from the D-Bus error behind secretstorage's exception."""
+    if isinstance(exc, TimeoutError):
+        return StoreUnavailable(f"the Secret Service did not answer within {timeout:g} s")
+    cause = exc if isinstance(exc, DBusErrorResponse) else exc.__cause__
+    name = cause.name if isinstance(cause, DBusErrorResponse) else ""
+    if name == "org.freedesktop.DBus.Error.ServiceUnknown":
+        return StoreUnavailable(f"no Secret Service on the session bus: {_START_HINT}")
+    if name == "org.freedesktop.DBus.Error.NoReply":
+        return StoreUnavailable("the Secret Service did not reply")
+    if name:
+        return StoreUnavailable(f"the Secret Service failed: {name}")
+    return StoreUnavailable(f"the Secret Service failed: {type(exc).__name__}")
 
 
 class SecretServiceStore:
@@ -74,26 +98,33 @@ class SecretServiceStore:
 
     def _call(self, op: Callable[[Any], T]) -> T:
         with self._lock:
-            try:
-                collection = self._open()
-                if collection.is_locked():
-                    raise StoreLocked(_LOCKED_HINT)
-                return op(collection)
-            except LockedException:
-                raise StoreLocked(_LOCKED_HINT) from None
-            except ItemNotFoundException:
-                self._reset()
-                raise StoreUnavailable(
-                    "the Secret Service has no default collection (is a keyring set up?)"
-                ) from None
-            except (SecretServiceNotAvailableException, TimeoutError):
-                self._reset()
-                raise StoreUnavailable(
-                    f"no Secret Service answered within {self._timeout:g} s"
-                ) from None
-            except (SecretStorageException, OSError) as exc:
-                self._reset()
-                raise StoreUnavailable(f"Secret Service failed: {type(exc).__name__}") from None
+            # A kept connection may lead to a service that has been restarted since:
+            # one more try on a fresh connection tells that apart from a real failure.
+            retry = self._collection is not None
+            while True:
+                try:
+                    return self._attempt(op)
+                except (DBusErrorResponse, SecretStorageException, OSError, TimeoutError) as exc:
+                    self._reset()
+                    if retry and not isinstance(exc, TimeoutError | LockedException):
+                        retry = False
+                        continue
+                    raise self._translate(exc) from None
+
+    def _attempt(self, op: Callable[[Any], T]) -> T:
+        collection = self._open()
+        if collection.is_locked():
+            raise StoreLocked(_LOCKED_HINT)
+        return op(collection)
+
+    def _translate(self, exc: BaseException) -> StoreLocked | StoreUnavailable:
+        if isinstance(exc, LockedException):
+            return StoreLocked(_LOCKED_HINT)
+        if isinstance(exc, ItemNotFoundException):
+            return StoreUnavailable(
+                "the Secret Service has no default collection (is a keyring set up?)"
+            )
+        return _unavailable(exc, self._timeout)
 
     def get(self, key: SecretKey) -> str | None:
         def op(collection: Any) -> str | None:
@@ -125,6 +156,15 @@ class SecretServiceStore:
                 except ItemNotFoundException:
                     pass
             return found
+
+        return self._call(op)
+
+    def present(self, keys: Sequence[SecretKey]) -> frozenset[SecretKey]:
+        def op(collection: Any) -> frozenset[SecretKey]:
+            # A search reads attributes only: no secret crosses the bus for a status.
+            return frozenset(
+                key for key in keys if next(collection.search_items(key.attributes()), None)
+            )
 
         return self._call(op)
 
