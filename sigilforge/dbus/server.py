@@ -2,7 +2,9 @@
 
 Order matters at start: the object is exported before the name is requested, so a call
 the bus queued for us during activation finds it; the broker (and with it the store) is
-opened only once the name is ours, so a daemon that loses the race touches nothing.
+opened only once the name is ours, so a daemon that loses the race touches nothing; if it
+cannot open (a typo in ``config.toml``), the daemon stays and answers every call with that
+named error, trying again on each (``sigilforge.dbus.opening``).
 Then the broker's proactive refresh starts: while we run, OAuth tokens are refreshed
 before they expire and ``TokenRefreshed`` goes out without anyone calling. It works on
 the broker directly, not through the interface, so it never counts as activity: a daemon
@@ -26,7 +28,9 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.constants import NameFlag, RequestNameReply
 
 from sigilforge.dbus.names import BUS_NAME
+from sigilforge.dbus.opening import OpeningBroker
 from sigilforge.dbus.service import BrokerInterface
+from sigilforge.errors import SigilforgeError
 from sigilforge.refresh_timer import start_refresh_timer
 
 if TYPE_CHECKING:
@@ -67,8 +71,9 @@ async def serve(
     executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sigilforge")
     interface = BrokerInterface(executor)
     interface.install(bus)
-    broker: Broker | None = None
-    stop_refresh: Callable[[], None] | None = None
+    broker = OpeningBroker(
+        open_broker, lambda b: start_refresh_timer(b, max_sleep=_REFRESH_MAX_SLEEP)
+    )
     try:
         reply = await asyncio.wait_for(
             bus.request_name(BUS_NAME, NameFlag.DO_NOT_QUEUE), _BUS_TIMEOUT
@@ -76,9 +81,10 @@ async def serve(
         if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
             log.info("another broker owns %s; leaving it be", BUS_NAME)
             return Outcome.NAME_TAKEN
-        broker = open_broker()
+        # A named error (a typo in config.toml) leaves us up, answering with it.
+        with contextlib.suppress(SigilforgeError):
+            broker.try_open()
         interface.attach(broker)
-        stop_refresh = start_refresh_timer(broker, max_sleep=_REFRESH_MAX_SLEEP)
         timeout = broker.config.idle_timeout_secs if idle_timeout is None else idle_timeout
         log.info("serving %s (idle timeout %s)", BUS_NAME, f"{timeout:g}s" if timeout else "off")
         outcome = await _run_until_done(bus, interface, stop, timeout)
@@ -86,14 +92,11 @@ async def serve(
         await _wind_down(bus, interface)
         return outcome
     finally:
-        if stop_refresh is not None:
-            # It joins the thread (bounded); a refresh in flight must not block the loop.
-            await asyncio.get_running_loop().run_in_executor(None, stop_refresh)
         interface.detach()
         bus.disconnect()
         executor.shutdown(wait=False, cancel_futures=True)
-        if broker is not None:
-            broker.close()
+        # It joins the refresh thread (bounded); a refresh in flight must not block the loop.
+        await asyncio.get_running_loop().run_in_executor(None, broker.close)
 
 
 async def _run_until_done(
