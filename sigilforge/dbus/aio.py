@@ -37,10 +37,10 @@ from sigilforge.dbus.names import (
     request_path,
 )
 from sigilforge.dbus.options import options_to_wire
-from sigilforge.dbus.wire import account_from_wire, response_from_wire
+from sigilforge.dbus.wire import account_from_wire, removal_from_wire, response_from_wire
 from sigilforge.errors import SigilforgeError, Timeout
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
-from sigilforge.model import AccessToken, Account, AddOptions
+from sigilforge.model import AccessToken, Account, AddOptions, Removal
 
 __all__ = ["AsyncClient", "AsyncRequest"]
 
@@ -153,8 +153,9 @@ class AsyncClient:
         (rows,) = await self._broker_call("ListAccounts", [])
         return [account_from_wire({k: v.value for k, v in row.items()}) for row in rows]
 
-    async def remove_account(self, service: str, account: str) -> None:
-        await self._broker_call("RemoveAccount", [service, account])
+    async def remove_account(self, service: str, account: str) -> Removal:
+        (results,) = await self._broker_call("RemoveAccount", [service, account])
+        return removal_from_wire({k: v.value for k, v in results.items()})
 
     async def resolve(self, reference: str) -> str:
         (value,) = await self._broker_call("Resolve", [reference])

@@ -142,17 +142,10 @@ class BlockingClient:
         return str(value)
 
     def remove_account(self, service: str, account: str) -> Removal:
-        # RemoveAccount returns nothing; the account as it was is read first for the
-        # caller's report (the daemon logs what revocation did). For one the listing
-        # does not show, the broker's answer is the error (NoSuchAccount, InvalidArgument).
-        from sigilforge.model import Removal
+        from sigilforge.dbus.wire import removal_from_wire
 
-        found = [a for a in self.list_accounts() if a.key == (service, account)]
-        self._call("RemoveAccount", service, account)
-        if not found:
-            # It was added between the two calls: removed, but there is no true report.
-            raise SigilforgeError(f"{service}/{account} appeared while being removed; it is gone")
-        return Removal(found[0])
+        (results,) = self._call("RemoveAccount", service, account)
+        return removal_from_wire({k: v[1] for k, v in results.items()})
 
     def add_account(
         self, service: str, account: str, options: AddOptions | None = None

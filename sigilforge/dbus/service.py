@@ -32,7 +32,7 @@ from sigilforge.dbus.interface import annotate, members, property_spec
 from sigilforge.dbus.names import INTERFACE, INVALID_ARGS, OBJECT_PATH
 from sigilforge.dbus.options import parse_add_options
 from sigilforge.dbus.requests import CALLER, Requests
-from sigilforge.dbus.wire import account_to_wire
+from sigilforge.dbus.wire import account_to_wire, removal_to_wire
 from sigilforge.errors import SigilforgeError
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 
@@ -260,10 +260,13 @@ class BrokerInterface(ServiceInterface):
         return [path, prompt]
 
     @_method("RemoveAccount")
-    async def remove_account(self, service: str, account: str) -> None:
+    async def remove_account(self, service: str, account: str) -> dict[str, Variant]:
         removal = await self._run(lambda b: b.remove_account(service, account))
         if removal.note:
             log.info("removed %s/%s: %s", service, account, removal.note)
+        return {
+            name: Variant(sig, value) for name, (sig, value) in removal_to_wire(removal).items()
+        }
 
     @_method("Resolve")
     async def resolve(self, reference: str) -> str:

@@ -1,7 +1,8 @@
 """What travels on the bus besides errors, in one place for the service and both clients.
 
 - accounts in ``ListAccounts`` (``aa{sv}``): names, kinds and times only;
-- the end of an AddAccount flow, the Request's ``Response(u code, a{sv} results)``.
+- the end of an AddAccount flow, the Request's ``Response(u code, a{sv} results)``;
+- what ``RemoveAccount`` did (``a{sv}``: revoked, revocation_error).
 
 Encoders give ``name -> (signature, value)`` pairs that either D-Bus library can wrap in
 its own variant type; decoders read the unwrapped values back. This module imports no
@@ -16,12 +17,14 @@ from typing import Any
 
 from sigilforge.dbus.errors import error_from_reply, reply_for
 from sigilforge.errors import Cancelled, SigilforgeError
-from sigilforge.model import Account, AccountKind, AccountStatus
+from sigilforge.model import Account, AccountKind, AccountStatus, Removal
 
 __all__ = [
     "ResponseCode",
     "account_from_wire",
     "account_to_wire",
+    "removal_from_wire",
+    "removal_to_wire",
     "response_from_wire",
     "response_to_wire",
 ]
@@ -72,6 +75,34 @@ def _status(value: str) -> AccountStatus:
         return AccountStatus(value)
     except ValueError:
         return AccountStatus.UNAVAILABLE
+
+
+def removal_to_wire(removal: Removal) -> Wire:
+    acc = removal.account
+    wire: Wire = {
+        "service": ("s", acc.service),
+        "account": ("s", acc.account),
+        "kind": ("s", acc.kind.value),
+        "revoked": ("b", removal.revoked is True),
+    }
+    if removal.revoked is False:
+        wire["revocation_error"] = ("s", removal.note)
+    elif removal.note:
+        wire["note"] = ("s", removal.note)
+    return wire
+
+
+def removal_from_wire(data: Mapping[str, Any]) -> Removal:
+    """Raises ``SigilforgeError`` for an answer it cannot read."""
+    try:
+        acc = Account(str(data["service"]), str(data["account"]), AccountKind(data["kind"]))
+    except (KeyError, ValueError):
+        raise SigilforgeError("unreadable answer about the removal") from None
+    if data.get("revoked"):
+        return Removal(acc, True, "")
+    if "revocation_error" in data:
+        return Removal(acc, False, str(data["revocation_error"]))
+    return Removal(acc, None, str(data.get("note", "")))
 
 
 def response_to_wire(result: Account | BaseException) -> tuple[ResponseCode, Wire]:
