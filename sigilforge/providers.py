@@ -44,6 +44,7 @@ Quirks of the built-ins, and why they are handled where they are:
 from __future__ import annotations
 
 import ipaddress
+import logging
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sigilforge.errors import InvalidArgument, UnknownProvider
+from sigilforge.fileio import UnsafeFile, read_regular
 from sigilforge.model import validate_service
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BUILTIN",
@@ -180,18 +184,30 @@ def check_endpoint(url: str, *, what: str) -> str:
 
 class ProviderRegistry:
     """The built-ins overlaid with ``providers.toml``; the file is read on each lookup
-    while it changes, so a running daemon sees edits without a restart."""
+    while it changes, so a running daemon sees edits without a restart.
+
+    A bad entry breaks only itself: looking it up raises its error, every other provider
+    (and the accounts that use it) keeps working, and it is named in a warning once per
+    version of the file."""
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
-        self._cache: tuple[tuple[int, int], dict[str, Provider]] | None = None
+        self._cache: tuple[tuple[int, int], _Entries] | None = None
+        self._warned: _Entries | None = None
 
     def names(self) -> list[str]:
-        return sorted({*BUILTIN, *self._configured()})
+        good, broken = self._configured()
+        self._warn((good, broken))
+        return sorted({*BUILTIN, *good, *broken})
 
     def get(self, name: str) -> Provider:
         """The provider, ready to use: a client id and https (or loopback) endpoints."""
-        configured = self._configured()
+        configured, broken = entries = self._configured()
+        if name in broken:
+            # The error says it all; a warning about the same entry would say it twice.
+            self._warned = entries
+            raise broken[name]
+        self._warn(entries)
         provider = configured.get(name) or BUILTIN.get(name)
         if provider is None:
             raise UnknownProvider(
@@ -207,42 +223,71 @@ class ProviderRegistry:
             raise UnknownProvider(f"provider {name!r} needs an issuer or a token_url")
         return provider
 
-    def _configured(self) -> dict[str, Provider]:
+    def _configured(self) -> _Entries:
         if self._path is None:
-            return {}
+            return {}, {}
         try:
             st = self._path.stat()
         except FileNotFoundError:
-            return {}
+            return {}, {}
         stamp = (st.st_mtime_ns, st.st_size)
         if self._cache is not None and self._cache[0] == stamp:
             return self._cache[1]
         try:
-            with self._path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raw = read_regular(self._path)
+            data = tomllib.loads((raw or b"").decode("utf-8"))
+        except UnsafeFile as exc:
+            raise InvalidArgument(str(exc)) from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            # The file as a whole cannot be read: no entry of it can be trusted.
             raise InvalidArgument(f"{self._path.name}: {exc}") from None
-        providers = parse_providers(data, source=self._path.name)
-        self._cache = (stamp, providers)
-        return providers
+        entries = parse_entries(data, source=self._path.name)
+        self._cache = (stamp, entries)
+        return entries
+
+    def _warn(self, entries: _Entries) -> None:
+        """Name the bad entries, once per version of the file."""
+        if self._warned is entries:
+            return
+        self._warned = entries
+        for error in entries[1].values():
+            log.warning("%s (only that provider is unusable until it is fixed)", error.message)
+
+
+_Entries = tuple[dict[str, Provider], dict[str, InvalidArgument]]
+
+
+def parse_entries(data: Mapping[str, Any], *, source: str = "providers.toml") -> _Entries:
+    """The good entries by name, and the error of each bad one."""
+    table = data.get("providers", {})
+    if not isinstance(table, dict):
+        raise InvalidArgument(f"{source}: [providers] must be a table")
+    good: dict[str, Provider] = {}
+    broken: dict[str, InvalidArgument] = {}
+    for name, spec in table.items():
+        try:
+            validate_service(name)
+        except InvalidArgument:
+            # Not a name anyone can look up: it can only be reported.
+            log.warning("%s: invalid provider name %.64r ignored", source, name)
+            continue
+        try:
+            if not isinstance(spec, dict):
+                raise InvalidArgument(f"{source}: [providers.{name}] must be a table")
+            good[name] = _parse_one(name, spec, source)
+        except InvalidArgument as exc:
+            broken[name] = exc
+    return good, broken
 
 
 def parse_providers(
     data: Mapping[str, Any], *, source: str = "providers.toml"
 ) -> dict[str, Provider]:
-    table = data.get("providers", {})
-    if not isinstance(table, dict):
-        raise InvalidArgument(f"{source}: [providers] must be a table")
-    result: dict[str, Provider] = {}
-    for name, spec in table.items():
-        try:
-            validate_service(name)
-        except InvalidArgument:
-            raise InvalidArgument(f"{source}: invalid provider name {name!r}") from None
-        if not isinstance(spec, dict):
-            raise InvalidArgument(f"{source}: [providers.{name}] must be a table")
-        result[name] = _parse_one(name, spec, source)
-    return result
+    """Every entry, or the error of the first bad one."""
+    good, broken = parse_entries(data, source=source)
+    for error in broken.values():
+        raise error
+    return good
 
 
 def _parse_one(name: str, spec: Mapping[str, Any], source: str) -> Provider:
