@@ -17,8 +17,13 @@ from sigilforge import errors
 from sigilforge.dbus.aio import AsyncRequest
 from sigilforge.dbus.blocking import _settle
 from sigilforge.dbus.errors import UNEXPECTED_MESSAGE
-from sigilforge.dbus.wire import ResponseCode, response_to_wire
-from sigilforge.model import Account, AccountKind
+from sigilforge.dbus.wire import (
+    ResponseCode,
+    removal_from_wire,
+    removal_to_wire,
+    response_to_wire,
+)
+from sigilforge.model import Account, AccountKind, Removal
 from sigilforge.pending import Pending
 
 Wire = dict[str, tuple[str, Any]]
@@ -146,3 +151,30 @@ def test_both_clients_read_a_response_alike(sent: tuple[int, Wire], expected: Ou
 
 def test_every_response_code_is_in_the_table() -> None:
     assert {c[1][0] for c in CASES} >= {int(code) for code in ResponseCode}
+
+
+@pytest.mark.parametrize(
+    "removal",
+    [
+        Removal(_OAUTH, True, ""),
+        Removal(_OAUTH, False, "revocation failed (the provider is down); removed locally"),
+        Removal(_OAUTH, None, "the provider has no revocation endpoint"),
+        Removal(Account("openai", "work", AccountKind.API_KEY)),
+    ],
+)
+def test_remove_account_results_round_trip_for_both_clients(removal: Removal) -> None:
+    wire = removal_to_wire(removal)
+    assert wire["revoked"] == ("b", removal.revoked is True)
+    assert ("revocation_error" in wire) is (removal.revoked is False)
+    # jeepney hands (signature, value) pairs; dbus-fast hands Variants.
+    blocking = removal_from_wire({k: v[1] for k, v in wire.items()})
+    aio = removal_from_wire({k: Variant(*v).value for k, v in wire.items()})
+    assert (
+        blocking
+        == aio
+        == Removal(
+            Account(removal.account.service, removal.account.account, removal.account.kind),
+            removal.revoked,
+            removal.note,
+        )
+    )
