@@ -141,7 +141,8 @@ class StoreLocked(StoreError):
 
 
 class StoreCorrupt(StoreError):
-    """A metadata file could not be read; it was moved aside, not overwritten."""
+    """A metadata file cannot be used as it is (unreadable and moved aside, not a regular
+    file, or from a newer version); it is never overwritten."""
 
     code = "StoreCorrupt"
 
