@@ -64,7 +64,7 @@ class Config:
     def load(cls, path: Path) -> Config:
         """Read ``path``; a missing file means the defaults."""
         try:
-            raw = read_regular(path)
+            raw = read_regular(path, follow_symlinks=True)
         except UnsafeFile as exc:
             raise InvalidArgument(str(exc)) from None
         except OSError as exc:

@@ -62,10 +62,17 @@ def _refuse(path: Path) -> UnsafeFile:
         return UnsafeFile(path, "not a regular file")
 
 
-def read_regular(path: Path) -> bytes | None:
-    """The file's bytes; None if there is no file. ``UnsafeFile`` for anything else."""
+def read_regular(path: Path, *, follow_symlinks: bool = False) -> bytes | None:
+    """The file's bytes; None if there is no file. ``UnsafeFile`` for anything else.
+
+    ``follow_symlinks`` is for files we only read and users may keep elsewhere (a
+    ``config.toml`` linked from a dotfiles repository); what it leads to must still be a
+    regular file. A file we also write is never reached through a symlink."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None
     except OSError as exc:

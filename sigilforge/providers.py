@@ -234,7 +234,7 @@ class ProviderRegistry:
         if self._cache is not None and self._cache[0] == stamp:
             return self._cache[1]
         try:
-            raw = read_regular(self._path)
+            raw = read_regular(self._path, follow_symlinks=True)
             data = tomllib.loads((raw or b"").decode("utf-8"))
         except UnsafeFile as exc:
             raise InvalidArgument(str(exc)) from None

@@ -195,3 +195,21 @@ def test_service_install_under_umask_000_writes_explicit_modes(home: Home) -> No
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
         for parent in (path.parent, path.parent.parent):
             assert stat.S_IMODE(parent.stat().st_mode) & 0o022 == 0, parent
+
+
+def test_fifo_config_is_refused_but_a_symlinked_config_is_read(
+    home: Home, run_cli: RunCli, tmp_path: Path
+) -> None:
+    home.config_dir.mkdir(parents=True, exist_ok=True)
+    config = home.config_dir / "config.toml"
+    os.mkfifo(config, 0o600)
+    done = run_cli("--no-daemon", "list-accounts", timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert "config.toml is a FIFO" in done.stderr
+    config.unlink()
+    dotfiles = tmp_path / "dotfiles-config.toml"
+    dotfiles.write_text("store = 7\n")  # wrong on purpose: proves the link is read
+    config.symlink_to(dotfiles)
+    done = run_cli("--no-daemon", "list-accounts")
+    assert done.returncode == 2, done.stderr
+    assert "store has the wrong type" in done.stderr
