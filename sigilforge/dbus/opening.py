@@ -47,8 +47,8 @@ class OpeningBroker:
         self._lock = threading.Lock()
         self._broker: Broker | None = None
         self._stop: Callable[[], None] | None = None
-        self._listeners: list[Listener] = []
-        self._unsubscribe: list[Callable[[], None]] = []
+        # Each listener, and what unsubscribes it from the open broker (None: not open).
+        self._listeners: dict[Listener, Callable[[], None] | None] = {}
         self._last_error: str | None = None
 
     @property
@@ -72,7 +72,8 @@ class OpeningBroker:
                 raise
             if self._last_error is not None:
                 log.info("the broker opened after all")
-            self._unsubscribe = [broker.subscribe(listener) for listener in self._listeners]
+            for listener in self._listeners:
+                self._listeners[listener] = broker.subscribe(listener)
             self._broker = broker
             self._stop = self._on_open(broker)
             return broker
@@ -81,8 +82,10 @@ class OpeningBroker:
         with self._lock:
             if self._stop is not None:
                 self._stop()
-            for unsubscribe in self._unsubscribe:
-                unsubscribe()
+            for unsubscribe in self._listeners.values():
+                if unsubscribe is not None:
+                    unsubscribe()
+            self._listeners.clear()
             if self._broker is not None:
                 self._broker.close()
             self._broker = self._stop = None
@@ -116,13 +119,13 @@ class OpeningBroker:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
-            self._listeners.append(listener)
-            if self._broker is not None:
-                self._unsubscribe.append(self._broker.subscribe(listener))
+            broker = self._broker
+            self._listeners[listener] = None if broker is None else broker.subscribe(listener)
 
         def unsubscribe() -> None:
             with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
+                off = self._listeners.pop(listener, None)
+            if off is not None:
+                off()
 
         return unsubscribe
