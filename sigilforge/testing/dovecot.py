@@ -115,6 +115,16 @@ class DovecotServer:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 15.0) -> bool:
+        """Whether ``text`` shows up in the log within ``timeout`` seconds: dovecot's log
+        process writes after the client has its answer, so a line may trail the reply."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def deliver(
         self, to: str, subject: str, body: str, *, sender: str = "rig@example.test"
     ) -> None:

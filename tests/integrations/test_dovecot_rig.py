@@ -53,7 +53,7 @@ def test_msmtp_sends_with_a_valid_token_and_dovecot_stores_it(
     sent = _send(mail, tmp_path, mech, token, f"hello over {mech}")
     assert sent.ok, sent.stderr + mail.log_text()[-2000:]
     assert [m["Subject"] for m in mail.messages(ALICE)] == [f"hello over {mech}"]
-    assert f"method={mech.upper()}" in mail.log_text()
+    assert mail.wait_for_log(f"method={mech.upper()}"), mail.log_text()[-2000:]
 
 
 @pytest.mark.parametrize("mech", ["xoauth2", "oauthbearer"])
@@ -83,7 +83,7 @@ def test_mbsync_fetches_over_xoauth2_with_a_valid_token(
     synced = mail_clients.mbsync(mail, tmp_path, user=ALICE, password_command=f"echo {token}")
     assert synced.ok, synced.stderr + mail.log_text()[-2000:]
     assert mail_clients.fetched(tmp_path) == ["waiting for you"]
-    assert "method=XOAUTH2" in mail.log_text()
+    assert mail.wait_for_log("method=XOAUTH2"), mail.log_text()[-2000:]
 
 
 def test_mbsync_is_refused_with_a_token_that_is_not_active(
@@ -93,7 +93,7 @@ def test_mbsync_is_refused_with_a_token_that_is_not_active(
     synced = mail_clients.mbsync(mail, tmp_path, user=ALICE, password_command="echo not-a-token")
     assert not synced.ok
     assert mail_clients.fetched(tmp_path) == []
-    assert "Provided token is not valid" in mail.log_text()
+    assert mail.wait_for_log("Provided token is not valid"), mail.log_text()[-2000:]
 
 
 def test_a_token_refused_once_revoked_shows_dovecot_caches_nothing(

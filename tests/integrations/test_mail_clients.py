@@ -109,8 +109,8 @@ def test_msmtp_and_mbsync_work_before_and_after_the_token_expires(
 
     assert auth_server.token_requests("refresh_token") > refreshes
     assert not auth_server.introspect(first), "dovecot could only have accepted a new token"
-    assert "method=XOAUTH2" in mail.log_text()
-    assert "method=OAUTHBEARER" in mail.log_text()
+    assert mail.wait_for_log("method=XOAUTH2"), mail.log_text()[-2000:]
+    assert mail.wait_for_log("method=OAUTHBEARER"), mail.log_text()[-2000:]
 
 
 @pytest.mark.parametrize("fmt", ["xoauth2", "oauthbearer"])
