@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := dbus gnome-keyring libsecret-tools libglib2.0-bin systemd meson ninja-build
 SRC := sigilforge tests bench demo
 
-.PHONY: all deps venv test check lint fmt pytest demo bench clean
+.PHONY: all deps venv test check lint fmt pytest demo try-oauth bench clean
 
 all: test
 
@@ -67,6 +67,11 @@ bench: deps venv
 # the daemon, the signals seen by dbus-monitor. No desktop, no network needed.
 demo: deps venv
 	$(PY) -m demo.try_it
+
+# OAuth with no account anywhere: a local authorization server, and the providers.toml
+# entry to paste (your providers.toml is never written). See docs/oauth.md.
+try-oauth: venv
+	$(PY) -m sigilforge.testing.authserver --provider-name local
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
