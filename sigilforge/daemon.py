@@ -59,19 +59,27 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _add_error_file(root: logging.Logger) -> None:
-    from sigilforge import paths
-
-    path = paths.log_file()
-    try:
-        paths.ensure_private_dir(path.parent)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        stream = os.fdopen(fd, "a", encoding="utf-8")
-    except OSError:
-        return
-    handler = logging.StreamHandler(stream)
+    handler = _ErrorFile()
     handler.setLevel(logging.ERROR)
     handler.setFormatter(logging.Formatter("%(asctime)s sigilforge-daemon: %(message)s"))
     root.addHandler(handler)
+
+
+class _ErrorFile(logging.Handler):
+    """Appends each error to the log file, created (0600) only when there is one: a
+    daemon that has nothing to report leaves no file behind."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from sigilforge import paths
+
+        try:
+            path = paths.log_file()
+            paths.ensure_private_dir(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(self.format(record) + "\n")
+        except (OSError, ValueError):
+            pass  # stderr has it already; a broken log file must not break the daemon
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -201,6 +201,23 @@ def test_unexpected_errors_say_where_the_log_is(monkeypatch: pytest.MonkeyPatch)
     assert unexpected_message().endswith("journalctl --user -u sigilforge")
 
 
+def test_the_daemons_errors_land_where_its_replies_say(home: Home) -> None:
+    # Started by dbus-daemon without systemd, the daemon's stderr goes nowhere a user
+    # looks: the errors also go to the file an "internal error" reply names.
+    import logging
+
+    from sigilforge import paths
+    from sigilforge.daemon import _ErrorFile
+
+    assert not paths.log_file().exists()
+    handler = _ErrorFile()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.emit(logging.makeLogRecord({"msg": "bus call GetToken failed", "levelno": 40}))
+    assert paths.log_file().read_text() == "bus call GetToken failed\n"
+    assert paths.log_file().stat().st_mode & 0o777 == 0o600
+    assert str(paths.log_file()) in unexpected_message()
+
+
 def test_daemon_without_a_session_bus_says_one_line(home: Home) -> None:
     env = {k: v for k, v in home.env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
     done = subprocess.run(
@@ -242,3 +259,19 @@ def test_readme_tells_how_to_install_and_uninstall() -> None:
         "journalctl --user -u sigilforge",
     ):
         assert text in readme, text
+
+
+def test_network_errors_say_why_in_words(home: Home, cli: RunCli) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    home.config_dir.mkdir(parents=True, exist_ok=True)
+    (home.config_dir / "providers.toml").write_text(
+        f'[providers.gone]\nissuer = "http://127.0.0.1:{port}"\nclient_id = "c"\n'
+    )
+    done = cli("add-account", "gone", "me", "--no-browser")
+    assert done.returncode == 6, done.stderr
+    assert f"at 127.0.0.1:{port} (connection refused)" in done.stderr
+    assert "Error)" not in done.stderr
