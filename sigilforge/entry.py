@@ -63,7 +63,7 @@ def _fast_path(args: list[str]) -> int | None:
     except Unreachable:
         return None
     except SigilforgeError as exc:
-        from sigilforge.advice import with_advice
+        from sigilforge._advice import with_advice
 
         print(f"sigilforge: {with_advice(exc, args)}", file=sys.stderr)
         return exc.exit_code

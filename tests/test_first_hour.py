@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sigilforge.advice import with_advice
+from sigilforge._advice import with_advice
 from sigilforge.broker import Broker
 from sigilforge.cli.output import expiry, relative
 from sigilforge.dbus.errors import UNEXPECTED_MESSAGE, unexpected_message

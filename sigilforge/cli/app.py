@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=args, prog_name="sigilforge", standalone_mode=False)
     except SigilforgeError as exc:
-        from sigilforge.advice import with_advice
+        from sigilforge._advice import with_advice
 
         _fail(with_advice(exc, args), exc.exit_code)
     except click.exceptions.Abort:
