@@ -275,3 +275,18 @@ def test_network_errors_say_why_in_words(home: Home, cli: RunCli) -> None:
     assert done.returncode == 6, done.stderr
     assert f"at 127.0.0.1:{port} (connection refused)" in done.stderr
     assert "Error)" not in done.stderr
+
+
+def test_no_error_message_is_built_from_a_class_name() -> None:
+    # "(KeyError)", "(ConnectError)": a user cannot act on a library's class name. Logs
+    # (describe_unexpected) may name it; a message raised to a caller may not.
+    import re
+
+    root = Path(__file__).parents[1] / "sigilforge"
+    raised = re.compile(r"raise \w+\(\s*f?\"[^\"]*\{type\(\w+\)\.__name__\}", re.S)
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "testing" not in path.parts and raised.search(path.read_text())
+    ]
+    assert offenders == []
