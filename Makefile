@@ -12,7 +12,7 @@ DEMO_APT_PACKAGES := dbus gnome-keyring libsecret-tools systemd
 APT_PACKAGES := $(DEMO_APT_PACKAGES) libglib2.0-bin meson ninja-build
 SRC := sigilforge tests bench demo
 
-.PHONY: all deps demo-deps venv runtime-venv test check lint fmt pytest demo try-oauth bench clean
+.PHONY: all deps demo-deps venv runtime-venv man test check lint fmt pytest demo try-oauth bench clean
 
 all: test
 
@@ -80,6 +80,10 @@ bench: deps venv
 # the daemon, the signals seen by dbus-monitor. No desktop, no network needed.
 demo: demo-deps runtime-venv
 	$(PY) -m demo.try_it
+
+# sigilforge(1), rendered from the click definitions (a test checks it is current).
+man: runtime-venv
+	$(PY) -m sigilforge.cli.manpage > data/sigilforge.1
 
 # OAuth with no account anywhere: a local authorization server, and the providers.toml
 # entry to paste (your providers.toml is never written). See docs/oauth.md.

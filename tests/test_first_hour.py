@@ -290,3 +290,13 @@ def test_no_error_message_is_built_from_a_class_name() -> None:
         if "testing" not in path.parts and raised.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_the_shipped_man_page_is_rendered_from_the_commands() -> None:
+    from sigilforge.cli.manpage import render
+
+    shipped = (Path(__file__).parents[1] / "data" / "sigilforge.1").read_text()
+    assert shipped == render(), "run: make man"
+    for verb in ("add\\-account", "service restart", "service uninstall", "\\-\\-idle\\-timeout"):
+        assert verb in shipped, verb
+    assert "Show this message and exit" not in shipped

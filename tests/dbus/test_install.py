@@ -69,6 +69,9 @@ def test_meson_install_puts_every_file_in_its_place(tmp_path: Path) -> None:
     packaged = packages[0] / "_data/dbus-1/interfaces/org.sigilforge.Broker1.xml"
     assert packaged.read_text() == interface.read_text()
     assert (packages[0] / "_data/systemd/sigilforge.service.in").is_file()
+    assert (usr / "share/man/man1/sigilforge.1").read_text() == (
+        ROOT / "data/sigilforge.1"
+    ).read_text()
 
 
 def test_service_install_user_files_activate_the_daemon(tmp_path: Path) -> None:
