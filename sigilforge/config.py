@@ -32,6 +32,9 @@ __all__ = ["STORE_CHOICES", "Config"]
 
 log = logging.getLogger(__name__)
 
+# [git]: the git credential helper's host mapping (sigilforge.cli.git).
+_TABLES_READ_ELSEWHERE = frozenset({"git"})
+
 STORE_CHOICES = ("auto", "secret-service", "keyring")
 
 
@@ -89,8 +92,9 @@ class Config:
             spec = known.get(key)
             if spec is None:
                 # A newer version's key is not ours to reject, but a typo must not pass
-                # unseen: say which key was ignored.
-                log.warning("%s: ignoring unknown key %s", source, key)
+                # unseen: say which key was ignored. Tables read by others are not unknown.
+                if key not in _TABLES_READ_ELSEWHERE:
+                    log.warning("%s: ignoring unknown key %s", source, key)
                 continue
             default = spec.default
             if isinstance(default, tuple):

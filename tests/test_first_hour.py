@@ -300,3 +300,9 @@ def test_the_shipped_man_page_is_rendered_from_the_commands() -> None:
     for verb in ("add\\-account", "service restart", "service uninstall", "\\-\\-idle\\-timeout"):
         assert verb in shipped, verb
     assert "Show this message and exit" not in shipped
+
+
+def test_the_git_table_in_config_toml_is_not_unknown(home: Home, cli: RunCli) -> None:
+    home.config_dir.mkdir(parents=True, exist_ok=True)
+    (home.config_dir / "config.toml").write_text('[git]\n"git.example" = "corp/alice"\n')
+    assert "unknown key" not in cli("list-accounts").stderr

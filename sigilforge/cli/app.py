@@ -87,7 +87,8 @@ class State:
 
 def _say_daemon() -> None:
     # -v: what this command talked to, so a user can tell which process and files answered.
-    from sigilforge.dbus.control import bus_address, daemon_pid
+    from sigilforge.dbus.control import bus_address
+    from sigilforge.dbus.presence import daemon_pid
 
     log.info(
         "asked the broker daemon (pid %s) on the session bus %s",

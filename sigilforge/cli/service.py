@@ -85,8 +85,9 @@ def service_uninstall(user: bool) -> None:
 def service_restart() -> None:
     """Stop the running daemon and start a new one, so it reads config.toml again."""
     from sigilforge.dbus.blocking import BlockingClient
-    from sigilforge.dbus.control import daemon_pid, stop_daemon
+    from sigilforge.dbus.control import stop_daemon
     from sigilforge.dbus.errors import Unreachable
+    from sigilforge.dbus.presence import daemon_pid
 
     stopped = stop_daemon()
     click.echo(

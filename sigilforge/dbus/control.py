@@ -1,4 +1,5 @@
-"""Asking the session bus itself about the broker: who runs it, stop it, reload.
+"""Asking the session bus itself to stop the broker, or to reload its configuration
+(whether it runs, and its PID: ``sigilforge.dbus.presence``).
 
 For ``sigilforge service install|uninstall|restart`` and ``-v``: the bus knows the PID
 of the process that owns ``org.sigilforge.Broker1`` and its user; stopping is SIGTERM to
@@ -19,7 +20,7 @@ from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from sigilforge.dbus.errors import Unreachable, no_session_bus
 from sigilforge.dbus.names import BUS_NAME, CALL_TIMEOUT
 
-__all__ = ["bus_address", "daemon_pid", "reload_bus_config", "stop_daemon"]
+__all__ = ["bus_address", "reload_bus_config", "stop_daemon"]
 
 _DBUS = DBusAddress(
     "/org/freedesktop/DBus", bus_name="org.freedesktop.DBus", interface="org.freedesktop.DBus"
@@ -48,16 +49,6 @@ def _ask(conn: DBusConnection, member: str, signature: str | None = None, *body:
     if reply.header.message_type is MessageType.error:
         return None
     return reply.body[0] if reply.body else True
-
-
-def daemon_pid() -> int | None:
-    """The PID of the running broker daemon, or None when none runs."""
-    conn = _connect()
-    try:
-        pid = _ask(conn, "GetConnectionUnixProcessID", "s", BUS_NAME)
-    finally:
-        conn.close()
-    return int(pid) if pid is not None else None
 
 
 def reload_bus_config() -> bool:
