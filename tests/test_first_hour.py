@@ -283,7 +283,7 @@ def test_no_error_message_is_built_from_a_class_name() -> None:
     import re
 
     root = Path(__file__).parents[1] / "sigilforge"
-    raised = re.compile(r"raise \w+\(\s*f?\"[^\"]*\{type\(\w+\)\.__name__\}", re.S)
+    raised = re.compile(r"(?:raise|return) [A-Z]\w*\(\s*f?\"[^\"]*\{type\(\w+\)\.__name__\}", re.S)
     offenders = [
         str(path.relative_to(root))
         for path in root.rglob("*.py")
