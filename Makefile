@@ -6,10 +6,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := dbus gnome-keyring libsecret-tools libglib2.0-bin systemd meson ninja-build
+# What `make demo` (and a user's own machine) needs: a session bus with dbus-monitor and
+# dbus-send, a keyring, secret-tool, busctl. The test suite needs everything below too.
+DEMO_APT_PACKAGES := dbus gnome-keyring libsecret-tools systemd
+APT_PACKAGES := $(DEMO_APT_PACKAGES) libglib2.0-bin meson ninja-build
 SRC := sigilforge tests bench demo
 
-.PHONY: all deps venv test check lint fmt pytest demo bench clean
+.PHONY: all deps demo-deps venv runtime-venv man test check lint fmt pytest demo try-oauth bench clean
 
 all: test
 
@@ -22,8 +25,10 @@ APT_PACKAGES += nodejs
 APT_PACKAGES += git msmtp isync libsasl2-modules-kdexoauth2 \
 	dovecot-core dovecot-imapd dovecot-submissiond dovecot-lmtpd
 
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+deps: PACKAGES = $(APT_PACKAGES)
+demo-deps: PACKAGES = $(DEMO_APT_PACKAGES)
+deps demo-deps:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -35,9 +40,17 @@ deps:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]'
-	touch $@
+	touch $@ $(VENV)/.runtime
 
 venv: $(VENV)/.installed
+
+# The package alone, without the test tools (a full venv satisfies it too).
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+runtime-venv: $(VENV)/.runtime
 
 lint: venv
 	$(VENV)/bin/ruff check $(SRC)
@@ -65,8 +78,17 @@ bench: deps venv
 # The README's "try it": a private bus and keyring, an API-key account, the daemon
 # activated by busctl, an OAuth account against a local authorization server refreshed by
 # the daemon, the signals seen by dbus-monitor. No desktop, no network needed.
-demo: deps venv
+demo: demo-deps runtime-venv
 	$(PY) -m demo.try_it
+
+# sigilforge(1), rendered from the click definitions (a test checks it is current).
+man: runtime-venv
+	$(PY) -m sigilforge.cli.manpage > data/sigilforge.1
+
+# OAuth with no account anywhere: a local authorization server, and the providers.toml
+# entry to paste (your providers.toml is never written). See docs/oauth.md.
+try-oauth: runtime-venv
+	$(PY) -m sigilforge.testing.authserver --provider-name local
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@
 D-Bus session bus with a headless gnome-keyring of its own (your own bus and keyring are
 never touched):
 
-1. ``sigilforge service install --user``: the activation file, as for a pip install;
+1. ``sigilforge service install``: the activation file, as for a pip install;
 2. a ``dbus-monitor`` in another process, watching the broker's signals;
 3. ``sigilforge add-account``: an API key, which starts the daemon (AccountAdded);
 4. the daemon leaving when idle, and ``busctl --user call ... GetToken`` bringing it back;
@@ -20,6 +20,7 @@ Each step is a function in ``STEPS``; add one to show more.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import tempfile
@@ -47,7 +48,10 @@ class Demo:
         self.cleanups: list[Callable[[], object]] = []
 
     def say(self, text: str) -> None:
-        print(f"\n\033[1m# {text}\033[0m", flush=True)
+        # Bold only on a terminal (and never with NO_COLOR): piped, it is plain text.
+        bold = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        heading = f"# {text}"
+        print(f"\n\033[1m{heading}\033[0m" if bold else f"\n{heading}", flush=True)
 
     def run(self, argv: list[str], stdin: str | None = None, show: list[str] | None = None) -> str:
         shown = show or [Path(argv[0]).name if argv[0].startswith("/") else argv[0], *argv[1:]]
@@ -73,7 +77,7 @@ class Demo:
 
 def install(demo: Demo) -> None:
     demo.say("Install the D-Bus activation file for this install (as after pip/pipx)")
-    demo.sigilforge("service", "install", "--user")
+    demo.sigilforge("service", "install")
     demo.rig.bus.reload()
     demo.rig.write_config(f"idle_timeout_secs = {IDLE_SECS}\n")
     print(f"(config.toml: idle_timeout_secs = {IDLE_SECS}, so the daemon leaves soon)")
@@ -81,7 +85,9 @@ def install(demo: Demo) -> None:
 
 def monitor(demo: Demo) -> None:
     demo.say("Watch the broker's signals from another process")
-    print(f"$ dbus-monitor --session {' '.join(shlex.quote(r) for r in RULES)} &")
+    # Shown as a user would type it: double quotes outside, the rules' single quotes inside.
+    shown = " ".join('"' + rule + '"' for rule in RULES)
+    print(f"$ dbus-monitor --session {shown} &")
     # It returns once the monitor listens: a signal sent before would be missed.
     demo.monitor = Monitor(demo.rig.env, demo.monitor_out)
 
@@ -98,6 +104,11 @@ def activation(demo: Demo) -> None:
     demo.rig.wait_gone(timeout=IDLE_SECS + 10)
     print(f"daemon running: {demo.daemon_running()}")
     demo.busctl("call", BUS_NAME, OBJECT_PATH, INTERFACE, "GetToken", "ss", "openai", "work")
+    print(
+        '(busctl prints the reply\'s signature, then its values: "sx" is a string, the key,\n'
+        " and a 64-bit integer, when it expires in Unix seconds; D-Bus has no null, so 0 there\n"
+        " means never)"
+    )
     print(f"daemon running: {demo.daemon_running()} (pid {demo.rig.owner_pid()})")
 
 

@@ -32,6 +32,9 @@ __all__ = ["STORE_CHOICES", "Config"]
 
 log = logging.getLogger(__name__)
 
+# [git]: the git credential helper's host mapping (sigilforge.cli.git).
+_TABLES_READ_ELSEWHERE = frozenset({"git"})
+
 STORE_CHOICES = ("auto", "secret-service", "keyring")
 
 
@@ -68,7 +71,7 @@ class Config:
         except UnsafeFile as exc:
             raise InvalidArgument(str(exc)) from None
         except OSError as exc:
-            raise InvalidArgument(f"{path.name}: {exc.strerror}") from None
+            raise InvalidArgument(f"{path}: {exc.strerror}") from None
         if raw is None:
             return cls()
         # Imported only when there is a file: most users have none, and every activation
@@ -78,8 +81,8 @@ class Config:
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise InvalidArgument(f"{path.name}: {exc}") from None
-        return cls.from_mapping(data, source=path.name)
+            raise InvalidArgument(f"{path}: {exc}") from None
+        return cls.from_mapping(data, source=str(path))
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], *, source: str = "config") -> Config:
@@ -88,8 +91,10 @@ class Config:
         for key, value in data.items():
             spec = known.get(key)
             if spec is None:
-                # providers.toml tables or newer keys: not ours to reject.
-                log.debug("%s: ignoring unknown key %s", source, key)
+                # A newer version's key is not ours to reject, but a typo must not pass
+                # unseen: say which key was ignored. Tables read by others are not unknown.
+                if key not in _TABLES_READ_ELSEWHERE:
+                    log.warning("%s: ignoring unknown key %s", source, key)
                 continue
             default = spec.default
             if isinstance(default, tuple):

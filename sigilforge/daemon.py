@@ -49,9 +49,37 @@ def _setup_logging(verbose: int) -> None:
     handler.setFormatter(logging.Formatter(f"{stamp}sigilforge-daemon: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if not os.environ.get("JOURNAL_STREAM"):
+        # Started by dbus-daemon itself, stderr goes wherever the session sends it (often
+        # nowhere a user looks): errors also go to the file the error replies name.
+        _add_error_file(root)
     root.setLevel(logging.WARNING)
     # Only our own loggers get louder: library debug output may dump message bodies.
     logging.getLogger("sigilforge").setLevel(logging.INFO - 10 * min(verbose, 1))
+
+
+def _add_error_file(root: logging.Logger) -> None:
+    handler = _ErrorFile()
+    handler.setLevel(logging.ERROR)
+    handler.setFormatter(logging.Formatter("%(asctime)s sigilforge-daemon: %(message)s"))
+    root.addHandler(handler)
+
+
+class _ErrorFile(logging.Handler):
+    """Appends each error to the log file, created (0600) only when there is one: a
+    daemon that has nothing to report leaves no file behind."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from sigilforge import paths
+
+        try:
+            path = paths.log_file()
+            paths.ensure_private_dir(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(self.format(record) + "\n")
+        except (OSError, ValueError):
+            pass  # stderr has it already; a broken log file must not break the daemon
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -63,10 +91,16 @@ def run(argv: list[str] | None = None) -> int:
         print("sigilforge-daemon: --idle-timeout must not be negative", file=sys.stderr)
         return 2
     _setup_logging(args.verbose)
+    from sigilforge.dbus.errors import Unreachable
+
     try:
         return asyncio.run(_serve(args.idle_timeout))
     except KeyboardInterrupt:
         return 0
+    except Unreachable as exc:
+        # A user ran it by hand outside a session: one line they can act on.
+        print(f"sigilforge-daemon: {exc.message}", file=sys.stderr)
+        return 1
     except Exception as exc:
         from sigilforge.dbus.errors import describe_unexpected
 

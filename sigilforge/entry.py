@@ -63,7 +63,9 @@ def _fast_path(args: list[str]) -> int | None:
     except Unreachable:
         return None
     except SigilforgeError as exc:
-        print(f"sigilforge: {exc.message}", file=sys.stderr)
+        from sigilforge._advice import with_advice
+
+        print(f"sigilforge: {with_advice(exc, args)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("sigilforge: interrupted", file=sys.stderr)

@@ -118,7 +118,8 @@ class Account:
                 expires_at=_opt_int(data.get("expires_at")),
             )
         except (KeyError, TypeError, ValueError, InvalidArgument) as exc:
-            raise StoreCorrupt(f"malformed account record: {type(exc).__name__}") from None
+            what = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else "a field is malformed"
+            raise StoreCorrupt(f"malformed account record: {what}") from None
 
 
 def _opt_int(value: Any) -> int | None:

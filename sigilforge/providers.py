@@ -21,6 +21,11 @@ Endpoints of a provider configured only by ``issuer`` are discovered later, by
     [providers.github]                         # a built-in needs only your client id
     client_id = "Iv1.0123456789abcdef"
 
+    [providers.strict]                         # a server that matches the redirect URI
+    issuer = "https://sso.strict.example"      # exactly, port included
+    client_id = "desktop"
+    redirect_uri = "http://127.0.0.1:8765/callback"
+
 A client secret, for providers that want one, is stored with ``sigilforge provider
 set-secret NAME`` in the secret store, never in this file. Plain ``http://`` endpoints are
 refused unless they point at a loopback address.
@@ -64,6 +69,7 @@ __all__ = [
     "ProviderRegistry",
     "RevocationStyle",
     "check_endpoint",
+    "check_redirect_uri",
     "is_loopback_host",
 ]
 
@@ -88,6 +94,9 @@ class Provider:
     iss_parameter_supported: bool = False
     # How the client secret (if any) is sent: "client_secret_basic" or "client_secret_post".
     token_auth_method: str = "client_secret_basic"
+    # A fixed loopback redirect URI (port and path) for servers that match it exactly;
+    # None: a port the kernel picks, as RFC 8252 section 7.3 intends.
+    redirect_uri: str | None = None
     builtin: bool = False
 
     @property
@@ -154,7 +163,14 @@ _URL_KEYS = (
     "revocation_url",
     "introspection_url",
 )
-_KNOWN_KEYS = {*_URL_KEYS, "client_id", "scopes", "authorize_params", "token_auth_method"}
+_KNOWN_KEYS = {
+    *_URL_KEYS,
+    "client_id",
+    "scopes",
+    "authorize_params",
+    "token_auth_method",
+    "redirect_uri",
+}
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -166,6 +182,37 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def check_redirect_uri(url: object, *, what: str) -> str:
+    """``url`` if it is ``http://127.0.0.1:PORT/PATH`` (or ``[::1]``): the listener binds
+    exactly there, so the host must be a loopback address literal (never ``localhost``,
+    which may resolve elsewhere) and the port explicit."""
+    if not isinstance(url, str):
+        raise InvalidArgument(f"{what} must be a URL")
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        literal = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        literal = False
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if (
+        parts.scheme != "http"
+        or not literal
+        or not port
+        or not parts.path.startswith("/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise InvalidArgument(
+            f"{what} must look like http://127.0.0.1:PORT/callback (a loopback address "
+            "and an explicit port, no query)"
+        )
+    return url
 
 
 def check_endpoint(url: str, *, what: str) -> str:
@@ -209,18 +256,21 @@ class ProviderRegistry:
             raise broken[name]
         self._warn(entries)
         provider = configured.get(name) or BUILTIN.get(name)
+        # The file is named with its full path: a new user does not know where the
+        # config dir is. No client's advice here (a D-Bus caller is not the CLI).
+        where = str(self._path) if self._path is not None else "providers.toml"
         if provider is None:
             raise UnknownProvider(
                 f"no provider {name!r}: built in are {', '.join(sorted(BUILTIN))}; "
-                "others go in providers.toml (an API key needs none: --api-key-stdin)"
+                f"others go in {where}"
             )
         if not provider.client_id:
             raise UnknownProvider(
                 f"provider {name!r} needs your client id: add [providers.{name}] "
-                'client_id = "..." to providers.toml'
+                f'client_id = "..." to {where}'
             )
         if provider.token_url is None and provider.issuer is None:
-            raise UnknownProvider(f"provider {name!r} needs an issuer or a token_url")
+            raise UnknownProvider(f"provider {name!r} needs an issuer or a token_url in {where}")
         return provider
 
     def _configured(self) -> _Entries:
@@ -240,8 +290,8 @@ class ProviderRegistry:
             raise InvalidArgument(str(exc)) from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             # The file as a whole cannot be read: no entry of it can be trusted.
-            raise InvalidArgument(f"{self._path.name}: {exc}") from None
-        entries = parse_entries(data, source=self._path.name)
+            raise InvalidArgument(f"{self._path}: {exc}") from None
+        entries = parse_entries(data, source=str(self._path))
         self._cache = (stamp, entries)
         return entries
 
@@ -259,6 +309,12 @@ _Entries = tuple[dict[str, Provider], dict[str, InvalidArgument]]
 
 def parse_entries(data: Mapping[str, Any], *, source: str = "providers.toml") -> _Entries:
     """The good entries by name, and the error of each bad one."""
+    for key in data:
+        if key != "providers":
+            # A typo such as [provider.x] would otherwise leave the user wondering why
+            # their provider is unknown.
+            hint = " (did you mean [providers.NAME]?)" if key.startswith("provider") else ""
+            log.warning("%s: ignoring unknown table or key %r%s", source, key, hint)
     table = data.get("providers", {})
     if not isinstance(table, dict):
         raise InvalidArgument(f"{source}: [providers] must be a table")
@@ -327,6 +383,10 @@ def _parse_one(name: str, spec: Mapping[str, Any], source: str) -> Provider:
                 f"{where}.token_auth_method is client_secret_basic or client_secret_post"
             )
         changes["token_auth_method"] = method
+    if "redirect_uri" in spec:
+        changes["redirect_uri"] = check_redirect_uri(
+            spec["redirect_uri"], what=f"{where}.redirect_uri"
+        )
     if not base.builtin and "issuer" not in changes and "token_url" not in changes:
         raise InvalidArgument(f"{where}: give issuer, or authorize_url and token_url")
     return base.with_(**changes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,8 @@ import click
 
 from sigilforge.cli.app import State, cli, pass_state
 from sigilforge.cli.complete import complete_account, complete_service
+from sigilforge.cli.output import emphasis, expiry
+from sigilforge.cli.secret_input import read_secret
 from sigilforge.cli.signin import deliver_pasted_redirect, show_prompt, wait_for_sign_in
 from sigilforge.errors import InvalidArgument
 
@@ -48,7 +49,7 @@ def add_account(
     if api_key_stdin:
         if scopes or device or no_browser or paste or provider:
             raise InvalidArgument("--api-key-stdin takes no OAuth options")
-        key = _read_api_key()
+        key = read_secret("API key")
         options = AddOptions(flow=Flow.API_KEY, api_key=key)
         acc = state.backend().add_account(service, account, options).result()
         click.echo(f"added {acc.service}/{acc.account} ({acc.kind.value})", err=True)
@@ -74,12 +75,6 @@ def add_account(
     click.echo(f"added {acc.service}/{acc.account} ({acc.kind.value})", err=True)
 
 
-def _read_api_key() -> str:
-    if sys.stdin.isatty():
-        return str(click.prompt("API key", hide_input=True, err=True))
-    return sys.stdin.readline()
-
-
 @cli.command("list-accounts")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 @pass_state
@@ -92,17 +87,18 @@ def list_accounts(state: State, as_json: bool) -> None:
     if not accounts:
         click.echo("no accounts", err=True)
         return
+    now = time.time()
     rows = [("SERVICE", "ACCOUNT", "KIND", "STATUS", "EXPIRES", "SCOPES")]
-    rows += [_row(a) for a in accounts]
+    rows += [_row(a, now) for a in accounts]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    for index, r in enumerate(rows):
+        line = "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+        # Padding is computed on the plain text, so emphasis cannot skew the columns.
+        click.echo(emphasis(line.rstrip()) if index == 0 else line.rstrip())
 
 
-def _row(a: Account) -> tuple[str, str, str, str, str, str]:
-    expires = "-"
-    if a.expires_at:
-        expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(a.expires_at))
+def _row(a: Account, now: float) -> tuple[str, str, str, str, str, str]:
+    expires = expiry(a.expires_at, now=now)
     return (a.service, a.account, a.kind.value, a.status.value, expires, " ".join(a.scopes))
 
 

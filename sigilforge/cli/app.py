@@ -58,22 +58,57 @@ class State:
             else:
                 try:
                     client.ping()
+                    if log.isEnabledFor(logging.INFO):
+                        _say_daemon()
                     return client
                 except Unreachable as exc:
                     client.close()
                     reason = exc.message
-            click.echo(
-                f"sigilforge: no broker daemon reachable ({reason}); running in-process",
-                err=True,
+            notice = (
+                f"no broker daemon reachable ({reason}); running in-process "
+                "(to run it as a service: sigilforge service install)"
             )
+            from sigilforge.cli.fallback import notice_due
+
+            if log.isEnabledFor(logging.INFO) or notice_due():
+                click.echo(f"sigilforge: {notice}", err=True)
         from sigilforge.broker import Broker
 
-        return Broker.open()
+        broker = Broker.open()
+        if log.isEnabledFor(logging.INFO):
+            _say_in_process()
+        return broker
 
     def close(self) -> None:
         if self._backend is not None:
             backend, self._backend = self._backend, None
             backend.close()
+
+
+def _say_daemon() -> None:
+    # -v: what this command talked to, so a user can tell which process and files answered.
+    from sigilforge.dbus.control import bus_address
+    from sigilforge.dbus.presence import daemon_pid
+
+    log.info(
+        "asked the broker daemon (pid %s) on the session bus %s",
+        daemon_pid() or "?",
+        bus_address() or "(default address)",
+    )
+
+
+def _say_in_process() -> None:
+    from sigilforge import paths
+    from sigilforge.config import Config
+
+    store = Config.load(paths.config_file()).store
+    log.info("ran the broker in this process; secret store: %s", store)
+    for what, path in (
+        ("accounts", paths.accounts_file()),
+        ("providers", paths.providers_file()),
+        ("config", paths.config_file()),
+    ):
+        log.info("%s: %s%s", what, path, "" if path.exists() else " (none)")
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)
@@ -105,10 +140,13 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="sigilforge", standalone_mode=False)
+        cli.main(args=args, prog_name="sigilforge", standalone_mode=False)
     except SigilforgeError as exc:
-        _fail(exc.message, exc.exit_code)
+        from sigilforge._advice import with_advice
+
+        _fail(with_advice(exc, args), exc.exit_code)
     except click.exceptions.Abort:
         _fail("interrupted", EXIT_INTERRUPTED)
     except click.ClickException as exc:
@@ -117,8 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:
+        from sigilforge import paths
+
         _log_unexpected(exc)
-        _fail(f"unexpected error ({type(exc).__name__}); details in the log", 1)
+        _fail(f"unexpected error; details are in {paths.log_file()}", 1)
 
 
 def _log_unexpected(exc: BaseException) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from sigilforge.cli.app import cli
@@ -39,11 +37,9 @@ def provider_set_secret(name: str) -> None:
     """Store the OAuth client secret of provider NAME (read from stdin) in the secret
     store; it is never written to a file."""
     from sigilforge.broker import Broker
+    from sigilforge.cli.secret_input import read_secret
 
-    if sys.stdin.isatty():
-        secret = str(click.prompt("client secret", hide_input=True, err=True))
-    else:
-        secret = sys.stdin.readline()
+    secret = read_secret("client secret")
     # The secret store is shared with the daemon, so this needs no daemon round trip.
     with Broker.open() as broker:
         broker.set_client_secret(name, secret)

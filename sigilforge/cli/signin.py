@@ -44,6 +44,8 @@ def deliver_pasted_redirect(pending: Pending[Account]) -> None:
     import urllib.request
     from urllib.parse import urlsplit
 
+    from sigilforge.errors import Cancelled
+
     redirect_uri = pending.prompt.get("redirect_uri", "")
     expected = urlsplit(redirect_uri)
     click.echo(
@@ -56,7 +58,13 @@ def deliver_pasted_redirect(pending: Pending[Account]) -> None:
             continue
         line = sys.stdin.readline()
         if not line:
-            return  # no more input: the flow may still end through the browser, or time out
+            if pending.done():
+                return
+            # Nobody can paste any more: waiting out the flow's time limit helps no one.
+            raise Cancelled(
+                "standard input ended before an address was pasted; run add-account "
+                "--paste in a terminal, or without --paste where a browser can reach this machine"
+            )
         pasted = urlsplit(line.strip())
         if (pasted.scheme, pasted.netloc, pasted.path) != (
             expected.scheme,

@@ -22,7 +22,7 @@ from typing import Any
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from sigilforge.dbus.errors import Unreachable, error_from_reply
+from sigilforge.dbus.errors import error_from_reply, lost_session_bus, no_session_bus
 from sigilforge.dbus.interface import members
 from sigilforge.dbus.names import (
     BUS_NAME,
@@ -98,7 +98,7 @@ class AsyncClient:
                 min(timeout, 10.0),
             )
         except (OSError, ValueError, KeyError, TimeoutError) as exc:
-            raise Unreachable(f"no D-Bus session bus ({type(exc).__name__})") from None
+            raise no_session_bus(exc) from None
         return cls(bus, timeout=timeout)
 
     def close(self) -> None:
@@ -128,7 +128,7 @@ class AsyncClient:
         except TimeoutError:
             raise Timeout(f"the broker did not answer {member} in {self._timeout:g}s") from None
         except (OSError, EOFError) as exc:
-            raise Unreachable(f"lost the session bus ({type(exc).__name__})") from None
+            raise lost_session_bus(exc) from None
         assert reply is not None
         if reply.message_type is MessageType.ERROR:
             text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""

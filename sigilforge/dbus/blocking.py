@@ -19,7 +19,12 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.low_level import HeaderFields, Message
 
-from sigilforge.dbus.errors import Unreachable, error_from_reply
+from sigilforge.dbus.errors import (
+    Unreachable,
+    error_from_reply,
+    lost_session_bus,
+    no_session_bus,
+)
 from sigilforge.dbus.interface import in_signature
 from sigilforge.dbus.names import (
     BUS_NAME,
@@ -50,7 +55,7 @@ def _connect(timeout: float) -> DBusConnection:
         return open_dbus_connection("SESSION", auth_timeout=min(timeout, 5.0))
     except (OSError, KeyError, ValueError, TimeoutError) as exc:
         # KeyError/ValueError: no or a malformed DBUS_SESSION_BUS_ADDRESS.
-        raise Unreachable(f"no D-Bus session bus ({type(exc).__name__})") from None
+        raise no_session_bus(exc) from None
 
 
 def _call(
@@ -63,7 +68,7 @@ def _call(
     except TimeoutError:
         raise Timeout(f"the broker did not answer {member} within {timeout:g}s") from None
     except OSError as exc:
-        raise Unreachable(f"lost the session bus ({type(exc).__name__})") from None
+        raise lost_session_bus(exc) from None
     return _unwrap(reply)
 
 

@@ -9,6 +9,8 @@ anything, a secret included, so only the daemon's log sees it.
 
 from __future__ import annotations
 
+import os
+
 from sigilforge.dbus.names import ERROR_PREFIX, INVALID_ARGS
 from sigilforge.errors import (
     ERRORS,
@@ -24,10 +26,45 @@ __all__ = [
     "describe_unexpected",
     "error_from_reply",
     "error_name",
+    "lost_session_bus",
+    "no_session_bus",
     "reply_for",
+    "unexpected_message",
 ]
 
 UNEXPECTED_MESSAGE = "internal error in the broker; details are in its log"
+
+
+def unexpected_message() -> str:
+    """``UNEXPECTED_MESSAGE`` and where that log is, as the daemon knows it: the journal
+    under systemd, else the file it writes its errors to (``daemon._setup_logging``)."""
+    if os.environ.get("INVOCATION_ID") or os.environ.get("JOURNAL_STREAM"):
+        return f"{UNEXPECTED_MESSAGE}: journalctl --user -u sigilforge"
+    from sigilforge import paths
+
+    return f"{UNEXPECTED_MESSAGE}: {paths.log_file()}"
+
+
+def no_session_bus(exc: BaseException) -> Unreachable:
+    """What connecting to the session bus failed on, in a user's words (never the
+    library's class name: a user can act on the variable or the path, not on a
+    ``KeyError``)."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        why = "DBUS_SESSION_BUS_ADDRESS is not set"
+    elif isinstance(exc, OSError) and exc.strerror:
+        why = f"{exc.strerror.lower()} at {address[:120]}"
+    elif isinstance(exc, TimeoutError):
+        why = f"no answer at {address[:120]}"
+    else:
+        why = f"cannot use DBUS_SESSION_BUS_ADDRESS={address[:120]}"
+    return Unreachable(f"no D-Bus session bus ({why})")
+
+
+def lost_session_bus(exc: BaseException) -> Unreachable:
+    why = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else "it closed"
+    return Unreachable(f"lost the session bus ({why})")
+
 
 _MAX_MESSAGE = 300
 
@@ -58,7 +95,7 @@ def reply_for(exc: BaseException) -> tuple[str, str]:
         return error_name(type(exc) if type(exc) in ERRORS else _known_base(exc)), _short(
             exc.message
         )
-    return error_name(SigilforgeError), UNEXPECTED_MESSAGE
+    return error_name(SigilforgeError), unexpected_message()
 
 
 def _known_base(exc: SigilforgeError) -> type[SigilforgeError]:

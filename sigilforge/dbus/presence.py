@@ -10,7 +10,7 @@ from jeepney import new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from sigilforge.dbus.errors import Unreachable
+from sigilforge.dbus.errors import lost_session_bus, no_session_bus
 from sigilforge.dbus.names import BUS_NAME
 
 __all__ = ["daemon_pid"]
@@ -23,7 +23,7 @@ def daemon_pid() -> int | None:
     try:
         conn = open_dbus_connection("SESSION", auth_timeout=_TIMEOUT)
     except (OSError, KeyError, ValueError, TimeoutError) as exc:
-        raise Unreachable(f"no D-Bus session bus ({type(exc).__name__})") from None
+        raise no_session_bus(exc) from None
     try:
         reply = conn.send_and_get_reply(message_bus.NameHasOwner(BUS_NAME), timeout=_TIMEOUT)
         if not reply.body[0]:
@@ -34,6 +34,6 @@ def daemon_pid() -> int | None:
         pid = reply.body[0] if reply.body else None
         return pid if isinstance(pid, int) else None
     except (OSError, TimeoutError) as exc:
-        raise Unreachable(f"lost the session bus ({type(exc).__name__})") from None
+        raise lost_session_bus(exc) from None
     finally:
         conn.close()

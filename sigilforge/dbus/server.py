@@ -27,6 +27,7 @@ from dbus_fast import BusType
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import NameFlag, RequestNameReply
 
+from sigilforge.dbus.errors import no_session_bus
 from sigilforge.dbus.names import BUS_NAME
 from sigilforge.dbus.opening import OpeningBroker
 from sigilforge.dbus.service import BrokerInterface
@@ -65,9 +66,12 @@ async def serve(
 ) -> Outcome:
     """``idle_timeout``: seconds without calls before exiting; None takes the broker
     config's ``idle_timeout_secs``; 0 never exits on its own."""
-    bus = await asyncio.wait_for(
-        MessageBus(bus_type=BusType.SESSION, negotiate_unix_fd=False).connect(), _BUS_TIMEOUT
-    )
+    try:
+        bus = await asyncio.wait_for(
+            MessageBus(bus_type=BusType.SESSION, negotiate_unix_fd=False).connect(), _BUS_TIMEOUT
+        )
+    except (OSError, ValueError, KeyError, TimeoutError) as exc:
+        raise no_session_bus(exc) from None
     executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="sigilforge")
     interface = BrokerInterface(executor)
     interface.install(bus)

@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 
 from sigilforge.errors import AccessDenied, Cancelled, ProviderError, Timeout
 from sigilforge.model import TokenSet
-from sigilforge.oauth import token_endpoint
+from sigilforge.oauth import id_token, token_endpoint
 from sigilforge.oauth.client import Client
 from sigilforge.oauth.http import Http
 from sigilforge.oauth.loopback import LoopbackListener
@@ -35,6 +35,8 @@ class CodeFlow:
     pkce: Pkce
     state: str
     authorize_url: str
+    # OIDC: sent when ``openid`` is requested, checked in the ID token (oauth.id_token).
+    nonce: str | None = None
 
     @classmethod
     def begin(cls, provider: Provider, client: Client, scopes: tuple[str, ...]) -> CodeFlow:
@@ -42,7 +44,13 @@ class CodeFlow:
             raise ProviderError(f"{provider.name} has no authorization endpoint")
         pkce = Pkce.new()
         state = new_state()
-        listener = LoopbackListener(state, expected_iss=provider.issuer)
+        nonce = new_state() if "openid" in scopes else None
+        listener = LoopbackListener(
+            state, expected_iss=provider.issuer, redirect_uri=provider.redirect_uri
+        )
+        extra = dict(provider.authorize_params)
+        if nonce is not None:
+            extra["nonce"] = nonce
         url = prepare_grant_uri(
             provider.authorize_url,
             client.client_id,
@@ -52,9 +60,9 @@ class CodeFlow:
             state=state,
             code_challenge=pkce.challenge,
             code_challenge_method=pkce.method,
-            **dict(provider.authorize_params),
+            **extra,
         )
-        return cls(provider, client, scopes, listener, pkce, state, str(url))
+        return cls(provider, client, scopes, listener, pkce, state, str(url), nonce)
 
     def finish(
         self, http: Http, *, timeout: float, cancelled: threading.Event, now: Callable[[], float]
@@ -81,7 +89,7 @@ class CodeFlow:
         if not callback.code:
             raise ProviderError("the authorization response carried no code")
         assert self.provider.token_url is not None
-        return token_endpoint.exchange_code(
+        tokens = token_endpoint.exchange_code(
             http,
             self.provider.token_url,
             self.client,
@@ -91,6 +99,9 @@ class CodeFlow:
             scopes=self.scopes,
             now=now,
         )
+        if self.nonce is not None:
+            id_token.check_nonce(tokens.id_token, self.nonce, self.client.client_id)
+        return tokens
 
     def _check_issuer(self, iss: str | None) -> None:
         # RFC 9207: a mismatch means the response came from another server (a mix-up

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,6 +123,31 @@ class Http:
         except httpx2.TimeoutException:
             raise Timeout(f"{what} at {host} did not answer in {self.timeout:g} s") from None
         except httpx2.HTTPError as exc:
-            raise NetworkError(f"cannot reach {what} at {host} ({type(exc).__name__})") from None
+            raise NetworkError(f"cannot reach {what} at {host} ({_why(exc)})") from None
         log.debug("%s %s at %s: HTTP %d", method, what, host, status)
         return Reply(status, content_type.lower(), body)
+
+
+def _why(exc: BaseException) -> str:
+    """Why a request failed, in a user's words: the OS's or TLS's reason when the chain of
+    causes has one, never the HTTP library's class name."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {seen.verify_message}"
+        if isinstance(seen, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(seen, socket.gaierror):
+            return "unknown host name"
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror.lower()
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, httpx2.ProxyError):
+        return "the proxy refused the connection"
+    if isinstance(exc, httpx2.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx2.ProtocolError):
+        return "the answer was not valid HTTP"
+    return "the connection failed"

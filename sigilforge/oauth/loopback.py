@@ -10,15 +10,19 @@ and are not cached. The request line is never logged: it carries the code.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import html
 import http.server
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Callback", "LoopbackListener"]
+from sigilforge.errors import InvalidArgument
+
+__all__ = ["Callback", "LoopbackListener", "PortInUse"]
 
 CALLBACK_PATH = "/callback"
 
@@ -60,13 +64,32 @@ class Callback:
 class LoopbackListener:
     """``with LoopbackListener(state) as lis:`` -> ``lis.redirect_uri``, ``lis.wait(t)``."""
 
-    def __init__(self, state: str, *, expected_iss: str | None = None) -> None:
+    def __init__(
+        self,
+        state: str,
+        *,
+        expected_iss: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> None:
+        """``redirect_uri``: a fixed ``http://127.0.0.1:PORT/PATH`` to bind exactly (for
+        servers that match it exactly); None for a port the kernel picks."""
         self._state = state
         self._expected_iss = expected_iss
         self._result: Callback | None = None
         self._done = threading.Event()
         self._offer_lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        host, port, self.path = _bind_target(redirect_uri)
+        try:
+            self._server = _Server((host, port), _Handler)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise PortInUse(
+                    f"cannot listen on {redirect_uri}: port {port} is "
+                    + ("in use by another program" if exc.errno == errno.EADDRINUSE else "refused")
+                    + "; free it, or change redirect_uri in providers.toml "
+                    "(and at the provider)"
+                ) from None
+            raise
         self._server.listener = self
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -82,7 +105,9 @@ class LoopbackListener:
 
     @property
     def redirect_uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}{CALLBACK_PATH}"
+        host = str(self._server.server_address[0])
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}{self.path}"
 
     def wait(self, timeout: float) -> Callback | None:
         """The callback, or None if ``timeout`` passed or the listener was closed.
@@ -146,9 +171,31 @@ class LoopbackListener:
         return 200, "Signed in", "Sigilforge has your authorization. You can close this tab."
 
 
+class PortInUse(InvalidArgument):
+    """The fixed redirect URI's port cannot be bound."""
+
+
+def _bind_target(redirect_uri: str | None) -> tuple[str, int, str]:
+    if redirect_uri is None:
+        return "127.0.0.1", 0, CALLBACK_PATH
+    # Checked when providers.toml was read (providers.check_redirect_uri).
+    parts = urlsplit(redirect_uri)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    return parts.hostname, parts.port, parts.path
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # SO_REUSEADDR (HTTPServer's default) lets a fixed port be bound again while the
+    # last flow's connections sit in TIME_WAIT; on Linux it never lets two listeners
+    # share the port.
     listener: LoopbackListener
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -160,7 +207,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        if parts.path != CALLBACK_PATH:
+        if parts.path != self.server.listener.path:
             self._page(404, "Not found", "Nothing here.")
             return
         query = parse_qs(parts.query, keep_blank_values=True)

@@ -56,8 +56,8 @@ class KeyringStore:
                 raise StoreLocked("the keyring is locked; unlock it and retry") from None
             except errors.PasswordDeleteError:
                 return False
-            except (errors.KeyringError, OSError) as exc:
-                raise StoreUnavailable(f"keyring failed: {type(exc).__name__}") from None
+            except (errors.KeyringError, OSError):
+                raise StoreUnavailable("the keyring backend failed the request") from None
 
     def get(self, key: SecretKey) -> str | None:
         value = self._run(self._backend.get_password, *self._names(key))

@@ -55,7 +55,7 @@ def _unavailable(exc: BaseException, timeout: float) -> StoreUnavailable:
         return StoreUnavailable("the Secret Service did not reply")
     if name:
         return StoreUnavailable(f"the Secret Service failed: {name}")
-    return StoreUnavailable(f"the Secret Service failed: {type(exc).__name__}")
+    return StoreUnavailable("the Secret Service failed the request")
 
 
 class SecretServiceStore:

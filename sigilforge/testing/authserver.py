@@ -16,6 +16,15 @@ Scripting, for the failure tests::
     server.fail_next("html") / ("junk")        # 200 with a captive portal page / junk
     server.slow_down_next(2)                   # device polling: two slow_down answers
 
+Strictness some enterprise servers have (RFC 8252 section 7.3 says a server must not match
+a loopback port, but several do)::
+
+    AuthServer(redirect_uri="http://127.0.0.1:8765/callback")   # only that exact URI
+    AuthServer(require_nonce=True)             # ``openid`` without ``nonce`` is refused
+
+With ``openid`` in the scope, the token answer carries an ID token (HS256) with the
+request's ``nonce``; ``id_token_nonce`` overrides it (a replayed token, for the tests).
+
 Counters: ``token_requests(grant_type)``; ``refresh_tokens_seen`` lists every refresh
 token presented, in order. ``introspect(token)`` tells whether a token is active.
 
@@ -25,16 +34,22 @@ token, so a resource server (dovecot's oauth2 passdb, the git rig) can check who
 
 Usable outside pytest (the demo): ``run_for_demo(config_dir)`` starts one and names it
 in ``providers.toml``; ``consent(url)`` is the user;
-``python -m sigilforge.testing.authserver [CONFIG_DIR [LIFETIME]]`` runs one until interrupted.
+``python -m sigilforge.testing.authserver [--provider-name local]`` runs one until
+interrupted and prints the ``providers.toml`` entry to use (``make try-oauth``; it never
+writes your ``providers.toml``).
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
+import hmac
 import http.server
 import json
 import secrets
+import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -80,6 +95,7 @@ class _Code:
     scope: str
     expires_at: float
     used: bool = False
+    nonce: str | None = None
 
 
 @dataclass
@@ -120,6 +136,13 @@ class AuthServer:
     username: str = "alice"
     email: str = "alice@example.test"
     refresh_tokens_seen: list[str] = field(default_factory=list)
+    # Exact redirect URI matching (None: any http://127.0.0.1:*/callback, per RFC 8252).
+    redirect_uri: str | None = None
+    require_nonce: bool = False
+    # Put this nonce in ID tokens instead of the request's (None: the request's).
+    id_token_nonce: str | None = None
+    # Where the server listens (0: a port the kernel picks).
+    listen_port: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -135,12 +158,15 @@ class AuthServer:
     def provider_entry(self, name: str = "corp") -> str:
         """This server as provider ``name`` in ``providers.toml``: by issuer only, the
         rest discovered, as a user would configure a provider Sigilforge has no preset for."""
-        return f'[providers.{name}]\nissuer = "{self.issuer}"\nclient_id = "{self.client_id}"\n'
+        entry = f'[providers.{name}]\nissuer = "{self.issuer}"\nclient_id = "{self.client_id}"\n'
+        if self.redirect_uri is not None:
+            entry += f'redirect_uri = "{self.redirect_uri}"\n'
+        return entry
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> AuthServer:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", self.listen_port), _Handler)
         self._server.auth = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -238,7 +264,32 @@ class AuthServer:
     def _new(self, kind: str) -> str:
         return f"{self.token_prefix}-{kind}-{secrets.token_urlsafe(12)}"
 
-    def _issue(self, grant: _Grant, *, with_refresh: bool) -> dict[str, Any]:
+    def _id_token(self, grant: _Grant, nonce: str | None) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": grant.username,
+            "aud": self.client_id,
+            "iat": now,
+            "exp": now + int(self.token_lifetime),
+            "email": grant.email,
+        }
+        nonce = self.id_token_nonce if self.id_token_nonce is not None else nonce
+        if nonce is not None:
+            claims["nonce"] = nonce
+
+        def part(data: dict[str, Any]) -> str:
+            raw = json.dumps(data, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        signing_input = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}"
+        key = (self.client_secret or self.client_id).encode()
+        mac = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+    def _issue(
+        self, grant: _Grant, *, with_refresh: bool, nonce: str | None = None
+    ) -> dict[str, Any]:
         now = time.time()
         access = self._new("at")
         self._tokens[access] = _Token(grant, "access", expires_at=now + self.token_lifetime)
@@ -252,6 +303,8 @@ class AuthServer:
             refresh = self._new("rt")
             self._tokens[refresh] = _Token(grant, "refresh")
             body["refresh_token"] = refresh
+        if "openid" in grant.scope.split() and nonce is not None:
+            body["id_token"] = self._id_token(grant, nonce)
         return body
 
     def _authorize(self, query: dict[str, str]) -> tuple[int, dict[str, str], str]:
@@ -262,8 +315,15 @@ class AuthServer:
             or parts.scheme != "http"
             or parts.hostname != "127.0.0.1"
             or parts.path != "/callback"
-        ):
+        ) and self.redirect_uri is None:
             return 400, {}, "bad client or redirect_uri"
+        if self.redirect_uri is not None and (
+            query.get("client_id") != self.client_id or redirect != self.redirect_uri
+        ):
+            return 400, {}, "bad client or redirect_uri (this server matches it exactly)"
+        openid = "openid" in query.get("scope", "").split()
+        if self.require_nonce and openid and not query.get("nonce"):
+            return 400, {}, "nonce is required when openid is requested"
         if query.get("response_type") != "code":
             return 400, {}, "unsupported response_type"
         if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
@@ -280,6 +340,7 @@ class AuthServer:
                     query["code_challenge"],
                     query.get("scope", ""),
                     time.time() + 60,
+                    nonce=query.get("nonce") if openid else None,
                 )
             back["code"] = code
         if self.iss_param:
@@ -338,7 +399,7 @@ class AuthServer:
         challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
         if challenge != code.challenge or form.get("redirect_uri") != code.redirect_uri:
             return 400, {"error": "invalid_grant", "error_description": "PKCE or redirect"}
-        return 200, self._issue(self._grant(code.scope), with_refresh=True)
+        return 200, self._issue(self._grant(code.scope), with_refresh=True, nonce=code.nonce)
 
     def _refresh_grant(self, form: dict[str, str]) -> tuple[int, Any]:
         token = self._tokens.get(form.get("refresh_token", ""))
@@ -552,25 +613,84 @@ def run_for_demo(
     return server
 
 
-def main() -> None:  # pragma: no cover - for a demo or a person trying things
-    """``python -m sigilforge.testing.authserver [CONFIG_DIR [LIFETIME]]``: serve until
-    interrupted; with CONFIG_DIR, also write providers.toml there (provider ``corp``)."""
-    import sys
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sigilforge.testing.authserver",
+        description=(
+            "Try OAuth with no account anywhere: run a local OAuth 2.0 / OpenID Connect "
+            "server on 127.0.0.1 that signs every request in as 'alice' without asking, "
+            "and print the providers.toml entry that names it. Your providers.toml is "
+            "never written."
+        ),
+    )
+    parser.add_argument("--provider-name", default="local", help="the name to print (local)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="listen on this port (default: any free one)"
+    )
+    parser.add_argument(
+        "--token-lifetime",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long its access tokens live (60), to watch them being refreshed",
+    )
+    parser.add_argument(
+        "--redirect-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help=(
+            "behave like a strict enterprise server: accept only the redirect URI "
+            "http://127.0.0.1:PORT/callback and require an OIDC nonce"
+        ),
+    )
+    return parser
 
-    lifetime = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
-    if len(sys.argv) > 1:
-        server = run_for_demo(Path(sys.argv[1]), token_lifetime=lifetime)
-    else:
-        server = AuthServer(token_lifetime=lifetime).start()
-    print(server.issuer, flush=True)
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sigilforge.testing.authserver``: serve until interrupted."""
+    from sigilforge import paths
+
+    args = _parser().parse_args(argv)
+    strict = args.redirect_port is not None
+    server = AuthServer(
+        token_lifetime=args.token_lifetime,
+        listen_port=args.port,
+        redirect_uri=f"http://127.0.0.1:{args.redirect_port}/callback" if strict else None,
+        require_nonce=strict,
+    )
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        server.start()
+    except OSError as exc:
+        print(
+            f"authserver: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr
+        )
+        return 1
+    entry = server.provider_entry(args.provider_name)
+    if strict:
+        entry += 'scopes = ["openid", "email"]\n'
+    name = args.provider_name
+    print(
+        f"A local OAuth server runs at {server.issuer} until you press Ctrl-C.\n"
+        "It signs every request in as alice without asking.\n\n"
+        f"Add this to {paths.providers_file()} (it is not written for you):\n\n"
+        f"{entry}\n"
+        "Then, in another terminal:\n"
+        f"  sigilforge add-account {name} alice\n"
+        f"  sigilforge get-token {name} alice\n"
+        f"  sigilforge remove-account {name} alice\n",
+        flush=True,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(3600):
+            pass
     finally:
         server.stop()
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

@@ -26,13 +26,21 @@ RULES = (
 
 
 class Monitor:
-    def __init__(self, env: dict[str, str], out: Path, *, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        out: Path,
+        *,
+        timeout: float = 10,
+        also: tuple[str, ...] = (),
+    ) -> None:
+        """``also``: more match rules (e.g. method calls to watch for)."""
         self.out = out
         self._env = env
         self._fh = out.open("w")
         self._probes = 0
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            ["dbus-monitor", "--session", *RULES],
+            ["dbus-monitor", "--session", *RULES, *also],
             env=env,
             stdout=self._fh,
             stderr=subprocess.STDOUT,

@@ -56,15 +56,25 @@ class OidcProvider:
 
     client_id = "sigilforge"
 
-    def __init__(self, build: Path, access_token_ttl: int = 3600) -> None:
+    def __init__(
+        self, build: Path, access_token_ttl: int = 3600, exact_redirect_uri: str | None = None
+    ) -> None:
+        """``exact_redirect_uri``: also register client ``sigilforge-web``, a web client
+        whose redirect URI the server matches exactly, port included."""
         self.ttl = access_token_ttl
+        self.exact_redirect_uri = exact_redirect_uri
         self.build = build
         self.issuer = ""
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> OidcProvider:
         self._proc = subprocess.Popen(
-            ["node", str(self.build / "oidc_server.mjs"), str(self.ttl)],
+            [
+                "node",
+                str(self.build / "oidc_server.mjs"),
+                str(self.ttl),
+                *([self.exact_redirect_uri] if self.exact_redirect_uri else []),
+            ],
             cwd=self.build,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

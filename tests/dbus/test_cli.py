@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -52,14 +53,25 @@ def test_list_and_remove_over_the_bus(broker_rig: BrokerRig) -> None:
     assert broker_rig.cli("--no-daemon", "list-accounts", "--json").stdout.strip() == "[]"
 
 
-def test_without_a_daemon_the_cli_runs_in_process_and_says_so_once(bare_rig: BrokerRig) -> None:
+def test_without_a_daemon_the_cli_runs_in_process_and_says_so_once_a_day(
+    bare_rig: BrokerRig,
+) -> None:
     bare_rig.add_api_key("openai", "work", "sk-local")
 
+    first = bare_rig.cli("get-token", "openai", "work")
+    assert (first.returncode, first.stdout) == (0, "sk-local\n"), first.stderr
+    assert first.stderr.count(NOTICE) == 1, first.stderr
+    assert "(to run it as a service: sigilforge service install)" in first.stderr
+    # A script calling it in a loop is not told again and again.
     for args in (("get-token", "openai", "work"), ("list-accounts",)):
         done = bare_rig.cli(*args)
         assert done.returncode == 0, done.stderr
-        assert done.stderr.count(NOTICE) == 1, done.stderr
-    assert bare_rig.cli("get-token", "openai", "work").stdout == "sk-local\n"
+        assert NOTICE not in done.stderr
+    # A day later, it is said again.
+    stamp = Path(bare_rig.env["XDG_STATE_HOME"]) / "sigilforge" / "in-process-notice"
+    day_ago = stamp.stat().st_mtime - 24 * 3600 - 1
+    os.utime(stamp, (day_ago, day_ago))
+    assert bare_rig.cli("list-accounts").stderr.count(NOTICE) == 1
 
 
 def test_no_daemon_flag_stays_in_process_silently(broker_rig: BrokerRig) -> None:

@@ -29,3 +29,24 @@ def test_make_demo_shows_activation_token_oauth_refresh_and_signals() -> None:
     assert "member=TokenRefreshed" in done.stdout  # dbus-monitor's own lines, shown
     assert "(a new token, valid until" in done.stdout
     assert "Probe" not in done.stdout
+    # Piped, as here: plain text, and the commands shown as a user would type them.
+    assert "\x1b" not in done.stdout
+    assert "$ dbus-monitor --session \"type='signal',interface='org.sigilforge.Broker1'\"" in (
+        done.stdout
+    )
+    assert '"sx" is a string, the key' in done.stdout
+
+
+def test_make_demo_needs_only_what_it_uses() -> None:
+    plan = subprocess.run(
+        ["make", "-n", "-B", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "demo.try_it" in plan.stdout
+    for unused in ("nodejs", "meson", "dovecot", "[test]", "pytest"):
+        assert unused not in plan.stdout, unused

@@ -33,7 +33,7 @@ def test_invalid_argument_crosses_as_the_standard_invalid_args() -> None:
 def test_an_unexpected_exception_becomes_failed_without_its_text() -> None:
     name, message = reply_for(RuntimeError(f"token {MARKER} in a traceback"))
     assert name == "org.sigilforge.Broker1.Error.Failed"
-    assert message == UNEXPECTED_MESSAGE
+    assert message.startswith(UNEXPECTED_MESSAGE)
     assert MARKER not in message
 
 

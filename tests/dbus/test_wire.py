@@ -16,7 +16,7 @@ from dbus_fast import Variant
 from sigilforge import errors
 from sigilforge.dbus.aio import AsyncRequest
 from sigilforge.dbus.blocking import _settle
-from sigilforge.dbus.errors import UNEXPECTED_MESSAGE
+from sigilforge.dbus.errors import unexpected_message
 from sigilforge.dbus.wire import (
     ResponseCode,
     removal_from_wire,
@@ -102,7 +102,7 @@ CASES: list[tuple[str, tuple[int, Wire], Outcome]] = [
     (
         "unexpected failure",
         _sent(RuntimeError("secret=hunter2")),
-        ("raise", (errors.SigilforgeError, UNEXPECTED_MESSAGE)),
+        ("raise", (errors.SigilforgeError, unexpected_message())),
     ),
     (
         "a code this client does not know",

@@ -83,7 +83,9 @@ def test_config_typo_is_the_same_named_error_through_the_daemon(rig: BrokerRig) 
     rig.write_config("store = auto\n")
     local = rig.cli("--no-daemon", "list-accounts")
     assert local.returncode == 2
-    assert _one_line(local).startswith("sigilforge: config.toml: Invalid value")
+    # The file is named with its full path (issue 12): a new user does not know the dir.
+    config = rig.config_dir / "config.toml"
+    assert _one_line(local).startswith(f"sigilforge: {config}: Invalid value")
     daemons = set()
     for _ in range(10):
         done = rig.cli("list-accounts")

@@ -1,5 +1,7 @@
 // An OpenID Certified authorization server (panva/oidc-provider) on loopback, for the
-// interop tests. Usage: node oidc_server.mjs ACCESS_TOKEN_TTL_SECONDS
+// interop tests. Usage: node oidc_server.mjs ACCESS_TOKEN_TTL_SECONDS [EXACT_REDIRECT_URI]
+// With EXACT_REDIRECT_URI, a second client `sigilforge-web` (a web client: its redirect
+// URI matched exactly, port included) is registered too.
 // Prints the issuer URL on stdout once it listens on 127.0.0.1 (a random port).
 //
 // The login and consent pages are replaced by a headless "user", alice, who consents to
@@ -8,6 +10,7 @@ import http from 'node:http';
 import Provider from 'oidc-provider';
 
 const ttl = Number(process.argv[2] || '3600');
+const exactRedirect = process.argv[3];
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -25,7 +28,14 @@ const provider = new Provider(issuer, {
     redirect_uris: ['http://127.0.0.1/callback'],
     grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
-  }],
+  }].concat(exactRedirect ? [{
+    client_id: 'sigilforge-web',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [exactRedirect],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+  }] : []),
   scopes: ['openid', 'offline_access', 'profile'],
   features: {
     devInteractions: { enabled: false },

@@ -141,3 +141,44 @@ def test_reused_refresh_token_is_reauth(op: OidcProvider) -> None:
     with pytest.raises(ReauthRequired):
         broker.refresh_token("corp", "alice")
     broker.close()
+
+
+def test_exact_redirect_uri_and_nonce_with_a_web_client(installed: Path, home: Home) -> None:
+    # A web client: oidc-provider matches its redirect URI exactly, port included (the
+    # loopback port leniency of RFC 8252 is for native clients only).
+    import socket
+    from urllib.parse import parse_qs, urlsplit
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exact = f"http://127.0.0.1:{port}/callback"
+    with OidcProvider(installed, exact_redirect_uri=exact) as server:
+        # The server really is strict: the same URI on another port is refused.
+        other = httpx2.get(
+            f"{server.issuer}/auth",
+            params={
+                "client_id": "sigilforge-web",
+                "redirect_uri": f"http://127.0.0.1:{port + 1 if port < 65535 else 1024}/callback",
+                "response_type": "code",
+                "scope": "openid",
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+            },
+        )
+        assert other.status_code == 400
+        home.config_dir.mkdir(parents=True, exist_ok=True)
+        (home.config_dir / "providers.toml").write_text(
+            f'[providers.corp]\nissuer = "{server.issuer}"\nclient_id = "sigilforge-web"\n'
+            f'redirect_uri = "{exact}"\nscopes = ["openid"]\n'
+        )
+        with Broker.open() as broker:
+            pending = broker.add_account("corp", "alice", AddOptions(open_browser=False))
+            query = parse_qs(urlsplit(pending.prompt["authorize_url"]).query)
+            assert query["redirect_uri"] == [exact]
+            assert query["nonce"][0]
+            page = follow_to_app(pending.prompt["authorize_url"])
+            assert page.status_code == 200, page.text
+            account = pending.result(timeout=15)
+            assert account.status.value == "ok"
+            assert _userinfo(server, broker.get_token("corp", "alice").token) == 200
