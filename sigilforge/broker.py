@@ -96,7 +96,7 @@ class Broker:
         accounts: AccountStore,
         secrets: SecretStore,
         config: Config | None = None,
-        lock_dir: Path,
+        lock_dir: Path | None = None,
         oauth: Callable[[], GrantFlows] | None = None,
         clock: Callable[[], float] = time.time,
         providers_file: Path | None = None,
@@ -130,7 +130,6 @@ class Broker:
             accounts=AccountStore(paths.accounts_file()),
             secrets=secrets if secrets is not None else open_store(config.store),
             config=config,
-            lock_dir=paths.runtime_dir() / "locks",
             oauth=None,
             providers_file=paths.providers_file(),
         )

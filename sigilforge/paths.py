@@ -16,6 +16,7 @@ __all__ = [
     "ensure_private_dir",
     "log_file",
     "providers_file",
+    "refresh_lock_dir",
     "runtime_dir",
     "state_dir",
 ]
@@ -49,6 +50,12 @@ def providers_file() -> Path:
 
 def accounts_file() -> Path:
     return config_dir() / "accounts.json"
+
+
+def refresh_lock_dir(accounts: Path) -> Path:
+    """Where the per-account refresh locks live: beside ``accounts``, so every process
+    that shares the accounts shares the locks, whatever its XDG_RUNTIME_DIR says."""
+    return accounts.with_name(accounts.name + ".locks")
 
 
 def log_file() -> Path:

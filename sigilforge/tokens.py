@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from sigilforge import events
+from sigilforge import events, paths
 from sigilforge.accounts import AccountStore
 from sigilforge.errors import (
     InvalidArgument,
@@ -127,14 +127,15 @@ class TokenManager:
         secrets: SecretStore,
         *,
         events: EventHub,
-        lock_dir: Path,
+        lock_dir: Path | None = None,
         refresher: Callable[[], Refresher] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._accounts = accounts
         self._secrets = secrets
         self._events = events
-        self._lock_dir = lock_dir
+        # One lock per account for every process sharing these accounts (DESIGN 4).
+        self._lock_dir = lock_dir or paths.refresh_lock_dir(accounts.path)
         self._refresher_factory = refresher
         self._refresher: Refresher | None = None
         self._clock = clock
@@ -260,12 +261,24 @@ class TokenManager:
             self._mark_reauth(acc, "the token expired and there is no refresh token")
         refresher = self._get_refresher()
         last_error: Exception | None = None
+        retried_newer = False
         for delay in (*_RETRY_DELAYS, None):
             try:
                 fresh = refresher.refresh(acc, current)
                 break
             except ReauthRequired as exc:
-                self._mark_reauth(acc, exc.message)
+                # Only a refusal of the refresh token the store holds now means re-auth:
+                # if another process (one not sharing our lock) rotated meanwhile, its
+                # newer token set is good; take it, or refresh with it once.
+                newer = read_token_set(self._secrets, acc.service, acc.account)
+                if retried_newer or newer is None or newer.refresh_token == current.refresh_token:
+                    self._mark_reauth(acc, exc.message)
+                assert newer is not None
+                retried_newer = True
+                current = newer
+                if not forced and not self._is_due(current):
+                    self._cache[acc.key] = _CacheEntry(self._accounts.version(), current)
+                    return Refreshed(current.access(), refreshed=True)
             except RemoteError as exc:
                 # The OAuth layer decided whether it is worth another try; a final answer
                 # (an OAuth error code) is raised as it is.
