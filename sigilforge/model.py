@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -114,7 +115,7 @@ class Account:
                 provider=data.get("provider"),
                 scopes=tuple(data.get("scopes") or ()),
                 status=AccountStatus(data.get("status", "ok")),
-                created_at=int(data.get("created_at") or 0),
+                created_at=_opt_int(data.get("created_at")) or 0,
                 expires_at=_opt_int(data.get("expires_at")),
             )
         except (KeyError, TypeError, ValueError, InvalidArgument) as exc:
@@ -122,8 +123,17 @@ class Account:
             raise StoreCorrupt(f"malformed account record: {what}") from None
 
 
+# Every integer that reaches the bus is an int64 (x); a stored value from an older
+# version or an odd provider answer is clamped on the way in, never an overflow later.
+INT64_MAX = 2**63 - 1
+
+
 def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+    if value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return INT64_MAX if value > 0 else None
+    return max(-INT64_MAX - 1, min(INT64_MAX, int(value)))
 
 
 @dataclass(frozen=True, slots=True)

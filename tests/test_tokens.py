@@ -194,3 +194,56 @@ def test_invalid_grant_is_an_oauth_class_not_a_string() -> None:
     assert all(transient(c) for c in ("server_error", "temporarily_unavailable", "slow_down"))
     assert not any(transient(c) for c in ("invalid_scope", "invalid_grant", "access_denied"))
     assert oauth_error_class("invalid_grant") is InvalidGrantError
+
+
+class RotatedElsewhere(ScriptedRefresher):
+    """Another process (not sharing our lock) rotates the grant while our request is on
+    the way: the provider refuses our now rotated-out token."""
+
+    def __init__(self, rig: Rig, newer: TokenSet) -> None:
+        super().__init__()
+        self.rig = rig
+        self.newer = newer
+
+    def refresh(self, account: Account, tokens: TokenSet) -> TokenSet:
+        if tokens.refresh_token == "r0":
+            self.rig.tokens.store_tokens(self.rig.account, self.newer)
+            self.calls += 1
+            raise ReauthRequired("the provider refused the refresh token (invalid_grant)")
+        return super().refresh(account, tokens)
+
+
+def test_invalid_grant_after_a_rotation_elsewhere_takes_the_newer_tokens(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path)
+    rig.now = T0 + 95
+    rig.refresher = RotatedElsewhere(rig, rig.grant("a1", "r1"))
+    assert rig.get() == "a1"
+    assert rig.stored().refresh_token == "r1"
+    assert rig.accounts.get("corp", "alice").status is AccountStatus.OK
+
+
+def test_invalid_grant_after_a_rotation_elsewhere_retries_once_with_the_newer_token(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path)
+    rig.now = T0 + 95
+    # The other process's token set is itself already due: refresh once with it.
+    rig.refresher = RotatedElsewhere(
+        rig, TokenSet("a1", "r1", expires_at=int(T0 + 96), obtained_at=int(T0))
+    )
+    rig.refresher.outcomes.append(rig.grant("a2", "r2"))
+    assert rig.get() == "a2"
+    assert rig.stored().refresh_token == "r2"
+    assert rig.refresher.calls == 2
+
+
+def test_invalid_grant_for_the_current_token_still_means_reauth(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    rig.now = T0 + 95
+    rig.refresher.outcomes.append(ReauthRequired("the provider refused the refresh token"))
+    with pytest.raises(ReauthRequired):
+        rig.get()
+    assert rig.accounts.get("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
+    assert rig.stored().refresh_token == "r0"

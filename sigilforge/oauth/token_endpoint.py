@@ -18,6 +18,7 @@ dropped if they echo any value that was sent.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -119,6 +120,31 @@ def parse_token(
     return _token_set(data, scopes=scopes, obtained_at=int(now()))
 
 
+# What an odd ``expires_in`` becomes. Raising instead would drop a rotated refresh token
+# the provider has already replaced: the answer is kept, its lifetime made safe.
+MIN_LIFETIME = 1
+MAX_LIFETIME = 366 * 24 * 3600
+UNREADABLE_LIFETIME = 300
+
+
+def lifetime(expires_in: object) -> int:
+    """``expires_in`` as whole seconds in [MIN_LIFETIME, MAX_LIFETIME]: a huge or infinite
+    one is capped, zero or negative raised to the minimum, and one that is not a number
+    (or NaN) taken as a short lifetime, so the token is refreshed soon, not never."""
+    try:
+        seconds = float(expires_in)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        seconds = math.nan
+    if isinstance(expires_in, bool) or math.isnan(seconds):
+        log.warning(
+            "token endpoint sent an unreadable expires_in; assuming %ss", UNREADABLE_LIFETIME
+        )
+        return UNREADABLE_LIFETIME
+    if not MIN_LIFETIME <= seconds <= MAX_LIFETIME:
+        log.warning("token endpoint sent expires_in out of range; clamped")
+    return int(min(max(seconds, MIN_LIFETIME), MAX_LIFETIME))
+
+
 def _token_set(data: dict[str, Any], *, scopes: tuple[str, ...], obtained_at: int) -> TokenSet:
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
@@ -129,14 +155,8 @@ def _token_set(data: dict[str, Any], *, scopes: tuple[str, ...], obtained_at: in
     refresh_token = data.get("refresh_token")
     if refresh_token is not None and (not isinstance(refresh_token, str) or not refresh_token):
         raise ProviderError("token endpoint sent a malformed refresh token")
-    expires_at: int | None = None
     expires_in = data.get("expires_in")
-    if expires_in is not None:
-        try:
-            seconds = int(expires_in)
-        except (TypeError, ValueError):
-            raise ProviderError("token endpoint sent a malformed expires_in") from None
-        expires_at = obtained_at + max(seconds, 0)
+    expires_at = None if expires_in is None else obtained_at + lifetime(expires_in)
     granted = data.get("scope")
     if isinstance(granted, str) and granted.strip():
         # GitHub separates scopes with commas; RFC 6749 with spaces.

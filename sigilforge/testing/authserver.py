@@ -143,6 +143,9 @@ class AuthServer:
     id_token_nonce: str | None = None
     # Where the server listens (0: a port the kernel picks).
     listen_port: int = 0
+    # What a refresh answer says as ``expires_in`` instead of the lifetime (an odd value:
+    # 1e20, float("inf"), -5, "abc", float("nan"); JSON as Python writes it).
+    refresh_expires_in: Any = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -412,6 +415,8 @@ class AuthServer:
         if not token.active(time.time()):
             return 400, {"error": "invalid_grant"}
         body = self._issue(token.grant, with_refresh=self.rotate)
+        if self.refresh_expires_in is not None:
+            body["expires_in"] = self.refresh_expires_in
         if self.rotate:
             token.used = True
         return 200, body

@@ -58,9 +58,7 @@ def table(rows: list[Row]) -> str:
         for r in sorted(rows, key=lambda r: (r.category, r.case))
     ]
     widths = [max(len(c[i]) for c in cells) for i in range(4)]
-    lines = [
-        "  ".join(c[i].ljust(widths[i]) for i in range(4)) + "  " + c[4] for c in cells
-    ]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(4)) + "  " + c[4] for c in cells]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 

@@ -53,7 +53,8 @@ def test_daemon_and_two_clis_share_one_rotating_grant(
     rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder
 ) -> None:
     auth_server.token_lifetime = 2
-    assert auth_server.rotate and auth_server.reuse_detection
+    assert auth_server.rotate
+    assert auth_server.reuse_detection
     write_provider(rig.home, auth_server)
     sign_in(rig)
     seconds = count(10, 60)
