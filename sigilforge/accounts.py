@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sigilforge.errors import AccountExists, NoSuchAccount, StoreCorrupt
+from sigilforge.errors import AccountExists, NoSuchAccount, StoreCorrupt, StoreUnavailable
 from sigilforge.fileio import UnsafeFile, read_regular, write_atomic
 from sigilforge.filelock import locked
 from sigilforge.model import Account
@@ -143,23 +143,47 @@ class AccountStore:
 
     # -- writing ---------------------------------------------------------------------
 
+    def _writable(self) -> _Contents:
+        """The file's contents, read under the lock, if this version may rewrite it."""
+        contents = self._read(holding_lock=True)
+        if contents.read_only is not None:
+            raise StoreCorrupt(contents.read_only)
+        return contents
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[dict[tuple[str, str], Account]]:
         with locked(self._lock_path, timeout=self._lock_timeout):
-            contents = self._read(holding_lock=True)
-            if contents.read_only is not None:
-                raise StoreCorrupt(contents.read_only)
+            contents = self._writable()
             accounts = dict(contents.accounts)
             yield accounts
             self._write(contents, accounts)
 
-    def add(self, account: Account, *, replace: Account | None = None) -> Account:
+    def add(
+        self,
+        account: Account,
+        *,
+        replace: Account | None = None,
+        before_write: Callable[[], Callable[[], None]] | None = None,
+    ) -> Account:
         """Add ``account``; with ``replace``, swap it for that exact record instead (a
-        re-authentication), still failing if someone else changed it meanwhile."""
-        with self._transaction() as accounts:
+        re-authentication), still failing if someone else changed it meanwhile.
+
+        ``before_write`` runs under the lock once the name is known to be free (it saves
+        the secret, so only the winner of a same-name race ever writes one) and returns
+        the undo that runs if the file cannot be written (all-or-nothing, DESIGN 4)."""
+        with locked(self._lock_path, timeout=self._lock_timeout):
+            contents = self._writable()
+            accounts = dict(contents.accounts)
             if accounts.get(account.key) != replace:
                 raise AccountExists(f"account {account.service}/{account.account} exists")
+            undo = before_write() if before_write is not None else None
             accounts[account.key] = account
+            try:
+                self._write(contents, accounts)
+            except BaseException:
+                if undo is not None:
+                    undo()
+                raise
         return account
 
     def update(self, service: str, account: str, **changes: Any) -> Account:
@@ -173,11 +197,26 @@ class AccountStore:
             accounts[(service, account)] = updated = change(current)
         return updated
 
-    def remove(self, service: str, account: str) -> Account:
-        with self._transaction() as accounts:
+    def remove(
+        self, service: str, account: str, *, after_write: Callable[[], None] | None = None
+    ) -> Account:
+        """Remove the record; then, still under the lock, ``after_write`` (which deletes
+        the secret). The file is written first, so a file that cannot be written leaves
+        the secret untouched; if ``after_write`` fails, the record is put back."""
+        with locked(self._lock_path, timeout=self._lock_timeout):
+            contents = self._writable()
+            accounts = dict(contents.accounts)
             removed = accounts.pop((service, account), None)
             if removed is None:
                 raise NoSuchAccount(f"no account {service}/{account}")
+            self._write(contents, accounts)
+            if after_write is not None:
+                try:
+                    after_write()
+                except BaseException:
+                    accounts[removed.key] = removed
+                    self._write(contents, accounts)
+                    raise
         return removed
 
     def _write(self, contents: _Contents, accounts: dict[tuple[str, str], Account]) -> None:
@@ -187,7 +226,13 @@ class AccountStore:
             records.append({**contents.raw.get(acc.key, {}), **acc.to_dict()})
         records.extend(contents.unreadable)
         body = {**contents.extra, "version": _FORMAT, "accounts": records}
-        write_atomic(self.path, json.dumps(body, indent=2).encode() + b"\n")
+        try:
+            write_atomic(self.path, json.dumps(body, indent=2).encode() + b"\n")
+        except OSError as exc:
+            # Read-only, full or forbidden: a store error naming the file and the reason
+            # (exit 4), never "unexpected error".
+            reason = exc.strerror or type(exc).__name__
+            raise StoreUnavailable(f"cannot write {self.path}: {reason}") from None
         self._cache = None
 
 

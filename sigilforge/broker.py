@@ -240,8 +240,7 @@ class Broker:
         self, service: str, account: str, key: str, existing: Account | None
     ) -> Account:
         acc = Account(service, account, AccountKind.API_KEY, created_at=int(self._clock()))
-        self._tokens.store_api_key(acc, key)
-        return self._commit(acc, existing)
+        return self._commit(acc, existing, lambda: self._tokens.store_api_key(acc, key))
 
     def _save_grant(
         self, service: str, account: str, grant: Grant, existing: Account | None
@@ -255,11 +254,29 @@ class Broker:
             created_at=int(self._clock()),
             expires_at=grant.tokens.expires_at,
         )
-        self._tokens.store_tokens(acc, grant.tokens)
-        return self._commit(acc, existing)
+        return self._commit(acc, existing, lambda: self._tokens.store_tokens(acc, grant.tokens))
 
-    def _commit(self, acc: Account, existing: Account | None) -> Account:
-        self._accounts.add(acc, replace=existing)
+    def _commit(
+        self, acc: Account, existing: Account | None, save_secret: Callable[[], None]
+    ) -> Account:
+        """Secret and metadata, all or nothing: the secret is saved under the accounts
+        lock once the name is known to be free (a same-name race leaves the winner's),
+        and put back as it was if ``accounts.json`` cannot be written."""
+        key = SecretKey.for_account(acc.service, acc.account, _secret_kind(acc.kind))
+
+        def save() -> Callable[[], None]:
+            previous = self._secrets.get(key)
+            save_secret()
+
+            def undo() -> None:
+                if previous is None:
+                    self._secrets.delete(key)
+                else:
+                    self._secrets.set(key, previous)
+
+            return undo
+
+        self._accounts.add(acc, replace=existing, before_write=save)
         if existing is not None and existing.kind is not acc.kind:
             self._delete_secret(acc.service, acc.account, _secret_kind(existing.kind))
         self._tokens.forget(acc.service, acc.account)
@@ -274,9 +291,15 @@ class Broker:
         note = ""
         if acc.kind is AccountKind.OAUTH2:
             revoked, note = self._revoke(acc)
-        # Secrets first: if the store is locked this raises and nothing is lost.
-        self._delete_secret(acc.service, acc.account, _secret_kind(acc.kind))
-        self._accounts.remove(acc.service, acc.account)
+        # accounts.json first, the secret after it under the same lock: a file that cannot
+        # be written leaves the secret, a store that refuses the delete puts the record
+        # back; either way nothing is half removed.
+        kind = _secret_kind(acc.kind)
+        self._accounts.remove(
+            acc.service,
+            acc.account,
+            after_write=lambda: self._delete_secret(acc.service, acc.account, kind),
+        )
         self._tokens.forget(acc.service, acc.account)
         self._events.emit(AccountRemoved(acc.service, acc.account))
         return Removal(acc, revoked, note)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sigilforge.errors import Timeout
+from sigilforge.errors import StoreUnavailable, Timeout
 
 __all__ = ["locked"]
 
@@ -17,8 +17,7 @@ __all__ = ["locked"]
 @contextlib.contextmanager
 def locked(path: Path, *, timeout: float = 10.0) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created 0600) for the ``with`` block."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = _open(path)
     try:
         deadline = time.monotonic() + timeout
         delay = 0.001
@@ -37,3 +36,17 @@ def locked(path: Path, *, timeout: float = 10.0) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _open(path: Path) -> int:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        # flock needs no write access: an existing lock file on a read-only file system
+        # still serialises the processes that share it.
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            reason = exc.strerror or type(exc).__name__
+            raise StoreUnavailable(f"cannot create lock file {path}: {reason}") from None
