@@ -19,8 +19,8 @@ from sigilforge.store import SecretKey, SecretKind, open_store
 from sigilforge.testing.broker_rig import BrokerRig, cli_command
 from sigilforge.testing.cli import RunCli
 from sigilforge.testing.confine import available, confined
-from sigilforge.testing.hostile_report import count
 from sigilforge.testing.home import Home
+from sigilforge.testing.hostile_report import count
 from tests.hostile.conftest import Recorder
 
 REASONS = {"read-only": "Read-only file system", "full": "No space left on device"}
