@@ -39,12 +39,14 @@ from sigilforge.errors import (
     ReauthRequired,
     RemoteError,
     SigilforgeError,
+    StoreError,
     StoreUnavailable,
     Timeout,
 )
 from sigilforge.events import EventHub
 from sigilforge.filelock import locked
 from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
+from sigilforge.refresh_guard import InFlight, deferred_signals, fault_pause
 from sigilforge.store.base import SecretKey, SecretKind, SecretStore
 
 __all__ = ["Refreshed", "Refresher", "TokenManager", "due_at", "read_token_set", "refresh_margin"]
@@ -167,6 +169,10 @@ class TokenManager:
         if acc.kind is AccountKind.API_KEY:
             return AccessToken(self.api_key(acc), None)
         tokens = self._load_tokens(acc)
+        if InFlight(self._lock_path(acc)).exists():
+            # A refresh was cut short (SIGKILL, power loss, a store that refused): find
+            # out now whether the stored refresh token survived, rather than serve on.
+            return self._refresh(acc, stale=tokens, forced=False).token
         if not self._is_due(tokens):
             return tokens.access()
         return self._refresh(acc, stale=tokens, forced=False).token
@@ -240,10 +246,13 @@ class TokenManager:
                 if fresh.access_token != stale.access_token:
                     # A thread of ours refreshed while we waited: take what it produced.
                     return Refreshed(fresh.access(), refreshed=True)
-            lock_path = self._lock_dir / f"{acc.service}~{acc.account}.lock"
+            lock_path = self._lock_path(acc)
             with locked(lock_path, timeout=wait):
                 acc = self._accounts.get(*key)
                 current = self._load_tokens(acc)
+                if InFlight(lock_path).exists():
+                    # Found under the lock, so its refresh is over and never saved.
+                    return self._refresh_locked(acc, current, forced=True, interrupted=True)
                 if current.access_token != stale.access_token:
                     # Another process refreshed while we waited for the lock: take theirs
                     # (even if it is due again already: one refresh per expiry, not per call).
@@ -254,11 +263,38 @@ class TokenManager:
         finally:
             self._lock_for(key).release()
 
-    def _refresh_locked(self, acc: Account, current: TokenSet, *, forced: bool) -> Refreshed:
+    def _lock_path(self, acc: Account) -> Path:
+        return self._lock_dir / f"{acc.service}~{acc.account}.lock"
+
+    def _refresh_locked(
+        self, acc: Account, current: TokenSet, *, forced: bool, interrupted: bool = False
+    ) -> Refreshed:
         if not current.refresh_token:
             if not self._is_expired(current):
                 return Refreshed(current.access(), refreshed=False)
             self._mark_reauth(acc, "the token expired and there is no refresh token")
+        marker = InFlight(self._lock_path(acc))
+        # From "request sent" to "saved and read back" the only live refresh token may be
+        # in this process's memory: signals wait, and a marker says a refresh is in flight.
+        with deferred_signals():
+            marker.set()
+            try:
+                done = self._refresh_and_save(acc, current, forced=forced, interrupted=interrupted)
+            except (StoreError, NetworkError, Timeout):
+                raise  # the server may have rotated: the marker stays, to be verified
+            except RemoteError as exc:
+                if not exc.transient:
+                    marker.clear()
+                raise
+            except SigilforgeError:
+                marker.clear()
+                raise
+            marker.clear()
+            return done
+
+    def _refresh_and_save(
+        self, acc: Account, current: TokenSet, *, forced: bool, interrupted: bool
+    ) -> Refreshed:
         refresher = self._get_refresher()
         last_error: Exception | None = None
         retried_newer = False
@@ -272,7 +308,8 @@ class TokenManager:
                 # newer token set is good; take it, or refresh with it once.
                 newer = read_token_set(self._secrets, acc.service, acc.account)
                 if retried_newer or newer is None or newer.refresh_token == current.refresh_token:
-                    self._mark_reauth(acc, exc.message)
+                    reason = "a refresh was interrupted" if interrupted else exc.message
+                    self._mark_reauth(acc, reason)
                 assert newer is not None
                 retried_newer = True
                 current = newer
@@ -294,11 +331,19 @@ class TokenManager:
                 time.sleep(delay)
         else:  # pragma: no cover - the loop always breaks or raises
             raise last_error or NetworkError()
+        fault_pause("after-rotate")
         if not fresh.refresh_token:
             fresh = fresh.with_refresh_token(current.refresh_token)
         # Saved and read back before anyone sees the new access token: if the store does
         # not keep it, this raises and the new tokens are never handed out.
-        self.store_tokens(acc, fresh)
+        try:
+            self.store_tokens(acc, fresh)
+        except StoreError as exc:
+            # The provider has rotated; the marker stays so the loss is reported.
+            raise type(exc)(
+                f"{exc.message}; the refreshed tokens of {acc.service}/{acc.account} could "
+                "not be saved, so a new sign-in will be needed"
+            ) from None
         self._backoff.pop(acc.key, None)
         self._accounts.update(acc.service, acc.account, expires_at=fresh.expires_at)
         self._cache[acc.key] = _CacheEntry(self._accounts.version(), fresh)

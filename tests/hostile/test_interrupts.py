@@ -1,0 +1,173 @@
+"""Signals and kills aimed exactly between the server's rotation and the save.
+
+The fault-injection point (``SIGILFORGE_FAULT_PAUSE=after-rotate``) holds a refreshing
+process there; the test signals it and lets it go. SIGTERM and SIGINT wait for the save
+(0 refresh tokens lost); a SIGKILL cannot be deferred, so the in-flight marker makes the
+next call report it (``ReauthRequired``: a refresh was interrupted), never silently."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sigilforge import paths
+from sigilforge.broker import Broker
+from sigilforge.config import Config
+from sigilforge.store import open_store
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.broker_rig import BrokerRig, cli_command
+from sigilforge.testing.cli import RunCli
+from sigilforge.testing.home import Home
+from sigilforge.testing.hostile_report import count
+from sigilforge.testing.signin import sign_in, write_provider
+from sigilforge.tokens import read_token_set
+from tests.hostile.conftest import Recorder
+from tests.hostile.test_rotation import sign_in as sign_in_cli
+from tests.hostile.test_rotation import stored_refresh_token
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str] | None = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        if proc is not None:
+            assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+
+
+def paused_refresh(env: dict[str, str], ready: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**env, "SIGILFORGE_FAULT_PAUSE": "after-rotate", "SIGILFORGE_FAULT_READY": str(ready)}
+    return subprocess.Popen(
+        [*cli_command(), *args, "refresh-token", "corp", "alice"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def signed_in(home: Home, auth_server: AuthServer) -> AuthServer:
+    write_provider(home, auth_server)
+    with Broker.open() as broker:
+        sign_in(broker, "alice")
+    return auth_server
+
+
+def alive(server: AuthServer) -> bool:
+    """Whether the refresh token in the user's store is still good at the server."""
+    store = open_store(Config.load(paths.config_file()).store)
+    try:
+        tokens = read_token_set(store, "corp", "alice")
+    finally:
+        store.close()
+    return (
+        tokens is not None
+        and tokens.refresh_token is not None
+        and server.introspect(tokens.refresh_token)
+    )
+
+
+@pytest.mark.parametrize(("sig", "usual_exit"), [(signal.SIGTERM, -15), (signal.SIGINT, 130)])
+def test_aimed_signals_wait_for_the_save(
+    sig: signal.Signals,
+    usual_exit: int,
+    home: Home,
+    signed_in: AuthServer,
+    run_cli: RunCli,
+    hostile_record: Recorder,
+    tmp_path: Path,
+) -> None:
+    rounds = count(3, 100)
+    kept = 0
+    ready = tmp_path / "ready"
+    for _ in range(rounds):
+        before = signed_in.token_requests("refresh_token")
+        proc = paused_refresh(home.env, ready, "--no-daemon")
+        wait_for(ready, proc)
+        assert signed_in.token_requests("refresh_token") == before + 1  # the server rotated
+        proc.send_signal(sig)
+        ready.unlink()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == usual_exit, err
+        if alive(signed_in):
+            kept += 1
+        got = run_cli("--no-daemon", "get-token", "corp", "alice")
+        assert got.returncode == 0, got.stderr
+    hostile_record(
+        "interrupts",
+        f"aimed {sig.name} after rotation, in-process",
+        rounds,
+        kept,
+        f"{rounds - kept} lost",
+    )
+    assert kept == rounds
+
+
+def test_an_aimed_sigkill_in_process_is_reported_at_the_next_call(
+    home: Home, signed_in: AuthServer, run_cli: RunCli, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready"
+    proc = paused_refresh(home.env, ready, "--no-daemon")
+    wait_for(ready, proc)
+    proc.kill()
+    proc.communicate(timeout=10)
+    ready.unlink()
+    got = run_cli("--no-daemon", "get-token", "corp", "alice")
+    assert got.returncode == 5, got.stderr
+    assert "a refresh was interrupted" in got.stderr
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[BrokerRig]:
+    mine = BrokerRig(tmp_path / "rig")
+    # The daemon inherits the bus's environment: its refreshes pause too.
+    mine.env["SIGILFORGE_FAULT_PAUSE"] = "after-rotate"
+    mine.env["SIGILFORGE_FAULT_READY"] = str(tmp_path / "daemon-ready")
+    with mine:
+        yield mine
+
+
+def test_aimed_sigkills_of_the_daemon_are_reported_at_the_next_call(
+    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
+) -> None:
+    write_provider(rig.home, auth_server)
+    rounds = count(1, 10)
+    reported = 0
+    ready = tmp_path / "daemon-ready"
+    for _ in range(rounds):
+        sign_in_cli(rig)
+        assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
+        asker = subprocess.Popen(
+            [*cli_command(), "refresh-token", "corp", "alice"],
+            env=rig.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(ready, asker)
+        pid = rig.owner_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        asker.communicate(timeout=30)
+        ready.unlink()
+        assert rig.wait_gone()
+        got = rig.cli("get-token", "corp", "alice")
+        assert got.returncode == 5, got.stderr
+        assert "a refresh was interrupted" in got.stderr
+        assert stored_refresh_token(rig) is not None  # tokens kept for the record
+        reported += 1
+        assert rig.cli("remove-account", "corp", "alice").returncode == 0
+    hostile_record(
+        "interrupts",
+        "aimed SIGKILL of the daemon after rotation",
+        rounds,
+        reported,
+        "every loss reported at the next call",
+    )
