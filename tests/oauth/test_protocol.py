@@ -136,7 +136,6 @@ def fixed_server() -> Iterator[type[_Fixed]]:
         (200, "application/json", b'{"error":"bad_verification_code"}', "bad_verification_code"),
         (200, "text/html", b"<html>captive portal</html>", None),
         (200, "application/json", b'{"token_type":"Bearer"}', None),
-        (200, "application/json", b'{"access_token":"x","expires_in":"soon"}', None),
         (400, "text/plain", b"bad request", None),
         (400, "application/json", b'{"error":"invalid_client"}', "invalid_client"),
     ],
