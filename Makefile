@@ -12,7 +12,7 @@ DEMO_APT_PACKAGES := dbus gnome-keyring libsecret-tools systemd
 APT_PACKAGES := $(DEMO_APT_PACKAGES) libglib2.0-bin meson ninja-build
 SRC := sigilforge tests bench demo
 
-.PHONY: all deps demo-deps venv runtime-venv man test check lint fmt pytest demo try-oauth bench clean
+.PHONY: all deps demo-deps venv runtime-venv man test check lint fmt pytest hostile demo try-oauth bench clean
 
 all: test
 
@@ -66,6 +66,11 @@ pytest: deps venv
 	$(PY) -m pytest
 
 test: deps venv lint pytest
+
+# The hostile suite (tests/hostile) with its long loop counts, then a table by category
+# (cases, passed, figures). Its short counts run in `make test`.
+hostile: deps venv
+	$(PY) -m sigilforge.testing.hostile_report tests/hostile
 
 # Speed side by side with the peers, on a private bus (never in the tests). The peers
 # are needed by the benchmark only, so the test deps do not carry them: GNOME Online
