@@ -100,6 +100,7 @@ class Broker:
         oauth: Callable[[], GrantFlows] | None = None,
         clock: Callable[[], float] = time.time,
         providers_file: Path | None = None,
+        keep_unsaved: bool = False,
     ) -> None:
         self.config = config or Config()
         self._providers_file = providers_file
@@ -116,12 +117,24 @@ class Broker:
             lock_dir=lock_dir,
             refresher=lambda: self._oauth().refresher(),
             clock=clock,
+            keep_unsaved=keep_unsaved,
         )
         self._resolver = Resolver(accounts, self._tokens, self.config)
 
     @classmethod
-    def open(cls, config: Config | None = None, *, secrets: SecretStore | None = None) -> Broker:
-        """The broker for the current user: files under the XDG dirs, the configured store."""
+    def open(
+        cls,
+        config: Config | None = None,
+        *,
+        secrets: SecretStore | None = None,
+        keep_unsaved: bool = False,
+    ) -> Broker:
+        """The broker for the current user: files under the XDG dirs, the configured store.
+
+        ``keep_unsaved`` (a long-lived process, the daemon): a refreshed token set the
+        store refuses (locked) is kept in memory, served, and saved by ``save_unsaved``
+        or the next call once the store takes it; without it, the refresh fails saying
+        that a new sign-in will be needed."""
         # A config dir others can write to lets them swap our files: fixed, with a warning.
         repair_unsafe_dir(paths.config_dir())
         if config is None:
@@ -132,6 +145,7 @@ class Broker:
             config=config,
             oauth=None,
             providers_file=paths.providers_file(),
+            keep_unsaved=keep_unsaved,
         )
 
     def __enter__(self) -> Broker:
@@ -198,6 +212,14 @@ class Broker:
         emits ``TokenRefreshed``, each revoked grant ``ReauthRequired``; a temporary
         failure is retried later with backoff, never raised."""
         return self._tokens.refresh_due()
+
+    def has_unsaved(self) -> bool:
+        """Whether refreshed tokens live only in memory (the store refused them)."""
+        return self._tokens.has_unsaved()
+
+    def save_unsaved(self) -> None:
+        """Save refreshed tokens the store refused earlier, if it takes them now."""
+        self._tokens.save_unsaved()
 
     # -- OAuth providers -------------------------------------------------------------------
 

@@ -117,7 +117,7 @@ async def _serve(idle_timeout: float | None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.call_later(_GC_AFTER, _collect_and_enable)
-    await serve(Broker.open, stop=stop, idle_timeout=idle_timeout)
+    await serve(lambda: Broker.open(keep_unsaved=True), stop=stop, idle_timeout=idle_timeout)
     return 0
 
 

@@ -132,6 +132,7 @@ class TokenManager:
         lock_dir: Path | None = None,
         refresher: Callable[[], Refresher] | None = None,
         clock: Callable[[], float] = time.time,
+        keep_unsaved: bool = False,
     ) -> None:
         self._accounts = accounts
         self._secrets = secrets
@@ -145,6 +146,11 @@ class TokenManager:
         self._locks: dict[_Key, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._backoff: dict[_Key, _Backoff] = {}
+        # A long-lived process (the daemon) keeps a token set the store refused (locked)
+        # in memory, serves it and saves it as soon as the store takes it; a short one
+        # cannot outlive the refusal, so it says a new sign-in will be needed.
+        self._keep_unsaved = keep_unsaved
+        self._unsaved: dict[_Key, TokenSet] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -169,7 +175,7 @@ class TokenManager:
         if acc.kind is AccountKind.API_KEY:
             return AccessToken(self.api_key(acc), None)
         tokens = self._load_tokens(acc)
-        if InFlight(self._lock_path(acc)).exists():
+        if acc.key not in self._unsaved and InFlight(self._lock_path(acc)).exists():
             # A refresh was cut short (SIGKILL, power loss, a store that refused): find
             # out now whether the stored refresh token survived, rather than serve on.
             return self._refresh(acc, stale=tokens, forced=False).token
@@ -199,6 +205,10 @@ class TokenManager:
         if acc.status is AccountStatus.REAUTH_REQUIRED:
             raise ReauthRequired(f"{acc.service}/{acc.account} needs to sign in again")
         version = self._accounts.version()
+        unsaved = self._unsaved.get(acc.key)
+        if unsaved is not None and not self._save_unsaved(acc, unsaved):
+            self._cache[acc.key] = _CacheEntry(version, unsaved)
+            return unsaved
         raw = self._secrets.get(_key(acc, SecretKind.TOKEN_SET))
         if raw is None:
             raise ReauthRequired(f"{acc.service}/{acc.account} has no tokens in the store")
@@ -250,7 +260,7 @@ class TokenManager:
             with locked(lock_path, timeout=wait):
                 acc = self._accounts.get(*key)
                 current = self._load_tokens(acc)
-                if InFlight(lock_path).exists():
+                if key not in self._unsaved and InFlight(lock_path).exists():
                     # Found under the lock, so its refresh is over and never saved.
                     return self._refresh_locked(acc, current, forced=True, interrupted=True)
                 if current.access_token != stale.access_token:
@@ -262,6 +272,31 @@ class TokenManager:
                 return self._refresh_locked(acc, current, forced=forced)
         finally:
             self._lock_for(key).release()
+
+    def has_unsaved(self) -> bool:
+        """Whether a refreshed token set lives only in memory (the store refused it)."""
+        return bool(self._unsaved)
+
+    def save_unsaved(self) -> None:
+        """Try to save every token set the store refused so far."""
+        for key, tokens in list(self._unsaved.items()):
+            acc = self._accounts.find(*key)
+            if acc is None:
+                self._unsaved.pop(key, None)
+            else:
+                self._save_unsaved(acc, tokens)
+
+    def _save_unsaved(self, acc: Account, tokens: TokenSet) -> bool:
+        """Try again to save a token set the store refused; True once it is saved."""
+        try:
+            with locked(self._lock_path(acc), timeout=60.0):
+                self.store_tokens(acc, tokens)
+                InFlight(self._lock_path(acc)).clear()
+        except StoreError:
+            return False
+        self._unsaved.pop(acc.key, None)
+        log.info("saved the refreshed tokens of %s/%s", acc.service, acc.account)
+        return True
 
     def _lock_path(self, acc: Account) -> Path:
         return self._lock_dir / f"{acc.service}~{acc.account}.lock"
@@ -289,7 +324,8 @@ class TokenManager:
             except SigilforgeError:
                 marker.clear()
                 raise
-            marker.clear()
+            if acc.key not in self._unsaved:
+                marker.clear()
             return done
 
     def _refresh_and_save(
@@ -339,6 +375,17 @@ class TokenManager:
         try:
             self.store_tokens(acc, fresh)
         except StoreError as exc:
+            if self._keep_unsaved:
+                log.warning(
+                    "the store refused the refreshed tokens of %s/%s (%s); kept in memory "
+                    "until it takes them",
+                    acc.service,
+                    acc.account,
+                    exc.code,
+                )
+                self._unsaved[acc.key] = fresh
+                self._cache[acc.key] = _CacheEntry(self._accounts.version(), fresh)
+                return Refreshed(fresh.access(), refreshed=True)
             # The provider has rotated; the marker stays so the loss is reported.
             raise type(exc)(
                 f"{exc.message}; the refreshed tokens of {acc.service}/{acc.account} could "

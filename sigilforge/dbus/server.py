@@ -91,8 +91,12 @@ async def serve(
         interface.attach(broker)
         timeout = broker.config.idle_timeout_secs if idle_timeout is None else idle_timeout
         log.info("serving %s (idle timeout %s)", BUS_NAME, f"{timeout:g}s" if timeout else "off")
-        outcome = await _run_until_done(bus, interface, stop, timeout)
+        outcome = await _run_until_done(bus, interface, broker, stop, timeout)
         log.info("stopping: %s", outcome.value)
+        if broker.has_unsaved():
+            await asyncio.to_thread(broker.save_unsaved)
+            if broker.has_unsaved():
+                log.warning("leaving with refreshed tokens the store refused: sign in again")
         await _wind_down(bus, interface)
         return outcome
     finally:
@@ -103,20 +107,36 @@ async def serve(
         await asyncio.get_running_loop().run_in_executor(None, broker.close)
 
 
+# How often tokens the store refused (locked) are offered to it again.
+_UNSAVED_RETRY = 1.0
+
+
 async def _run_until_done(
-    bus: MessageBus, interface: BrokerInterface, stop: asyncio.Event, timeout: float
+    bus: MessageBus,
+    interface: BrokerInterface,
+    broker: Broker,
+    stop: asyncio.Event,
+    timeout: float,
 ) -> Outcome:
     stopped = asyncio.ensure_future(stop.wait())
     gone = asyncio.ensure_future(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
     try:
         while True:
             wait: float | None = None
+            unsaved = broker.has_unsaved()
+            if unsaved:
+                # Refreshed tokens only in memory: never leave idle, save them when the
+                # store takes them (DESIGN 5).
+                await asyncio.to_thread(broker.save_unsaved)
+                unsaved = broker.has_unsaved()
             if timeout > 0:
                 remaining = timeout - interface.activity.idle_for()
-                if remaining <= 0 and interface.open_requests == 0:
+                if remaining <= 0 and interface.open_requests == 0 and not unsaved:
                     return Outcome.IDLE
                 # A flow in progress keeps us up; look again shortly.
                 wait = max(remaining, 0.5)
+            if unsaved:
+                wait = _UNSAVED_RETRY if wait is None else min(wait, _UNSAVED_RETRY)
             done, _ = await asyncio.wait(
                 {stopped, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )

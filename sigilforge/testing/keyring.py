@@ -115,6 +115,40 @@ class HeadlessKeyring:
             check=True,
         )
 
+    def unlock(self) -> None:
+        """Unlock the login collection with its password, as logging back in does
+        (gnome-keyring's internal interface; a plain session carries the password)."""
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.io.blocking import open_dbus_connection
+
+        path = "/org/freedesktop/secrets"
+        conn = open_dbus_connection(bus=self.env["DBUS_SESSION_BUS_ADDRESS"])
+        try:
+            service = DBusAddress(path, "org.freedesktop.secrets", "org.freedesktop.Secret.Service")
+            opened = conn.send_and_get_reply(
+                new_method_call(service, "OpenSession", "sv", ("plain", ("s", ""))), timeout=5
+            )
+            session = opened.body[1]
+            internal = DBusAddress(
+                path,
+                "org.freedesktop.secrets",
+                "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+            )
+            master = (session, b"", self.password.encode(), "text/plain")
+            reply = conn.send_and_get_reply(
+                new_method_call(
+                    internal,
+                    "UnlockWithMasterPassword",
+                    "o(oayays)",
+                    (f"{path}/collection/login", master),
+                ),
+                timeout=5,
+            )
+            if reply.header.message_type.name == "error":
+                raise RuntimeError(f"gnome-keyring refused to unlock: {reply.body}")
+        finally:
+            conn.close()
+
     def stop(self) -> None:
         terminate(self._proc)
         self._proc = None

@@ -171,3 +171,40 @@ def test_aimed_sigkills_of_the_daemon_are_reported_at_the_next_call(
         reported,
         "every loss reported at the next call",
     )
+
+
+def test_a_keyring_locked_during_a_refresh_loses_nothing(
+    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
+) -> None:
+    assert rig.keyring is not None
+    write_provider(rig.home, auth_server)
+    sign_in_cli(rig)
+    assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
+    ready = tmp_path / "daemon-ready"
+    asker = subprocess.Popen(
+        [*cli_command(), "refresh-token", "corp", "alice"],
+        env=rig.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # The server has rotated; the screen locks before the daemon saves.
+    wait_for(ready, asker)
+    rig.keyring.lock()
+    ready.unlink()
+    out, err = asker.communicate(timeout=30)
+    assert asker.returncode == 0, err + rig.log_text()
+    got = rig.cli("get-token", "corp", "alice")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == out  # served from the daemon's memory
+    rig.keyring.unlock()
+    # Leaving saves what the store refused before; the next process finds it stored.
+    rig.stop_daemon()
+    got = rig.cli("--no-daemon", "get-token", "corp", "alice")
+    assert got.returncode == 0, got.stderr
+    final = stored_refresh_token(rig)
+    assert final is not None
+    assert auth_server.introspect(final), "the refresh token in the store is dead"
+    hostile_record(
+        "interrupts", "keyring locked during a refresh, unlocked later", 1, 1, "no new sign-in"
+    )
