@@ -109,6 +109,7 @@ async def serve(
 
 # How often tokens the store refused (locked) are offered to it again.
 _UNSAVED_RETRY = 1.0
+_LOOK_AGAIN = 5.0
 
 
 async def _run_until_done(
@@ -135,8 +136,10 @@ async def _run_until_done(
                     return Outcome.IDLE
                 # A flow in progress keeps us up; look again shortly.
                 wait = max(remaining, 0.5)
-            if unsaved:
-                wait = _UNSAVED_RETRY if wait is None else min(wait, _UNSAVED_RETRY)
+            # Short while tokens wait to be saved; otherwise every few seconds, so a set
+            # the store refuses in the middle of a long wait is noticed soon.
+            step = _UNSAVED_RETRY if unsaved else _LOOK_AGAIN
+            wait = step if wait is None else min(wait, step)
             done, _ = await asyncio.wait(
                 {stopped, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
