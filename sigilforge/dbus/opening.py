@@ -90,6 +90,16 @@ class OpeningBroker:
                 self._broker.close()
             self._broker = self._stop = None
 
+    def has_unsaved(self) -> bool:
+        """Refreshed tokens the store refused, kept in memory (never opens the broker)."""
+        broker = self._broker
+        return broker is not None and broker.has_unsaved()
+
+    def save_unsaved(self) -> None:
+        broker = self._broker
+        if broker is not None:
+            broker.save_unsaved()
+
     # -- BrokerPort ------------------------------------------------------------------------
 
     def cached_token(self, service: str, account: str) -> AccessToken | None:

@@ -115,7 +115,7 @@ _LOOK_AGAIN = 5.0
 async def _run_until_done(
     bus: MessageBus,
     interface: BrokerInterface,
-    broker: Broker,
+    broker: OpeningBroker,
     stop: asyncio.Event,
     timeout: float,
 ) -> Outcome:
