@@ -1,7 +1,9 @@
 """Sigilforge: one per-user broker for OAuth2 tokens and API keys.
 
 Library users import from here only (events from ``sigilforge.events``, named as the
-D-Bus signals they become); every other module is private and may change.
+D-Bus signals they become; ``sigilforge.refresh_guard`` for a program that refreshes in
+worker threads and wants SIGTERM/SIGINT/SIGHUP held while a refresh is unsaved); every
+other module is private and may change.
 
 The names are loaded on first use (PEP 562): ``sigilforge get-token`` imports submodules
 of this package and must not pay for the broker, the store and their dependencies.
@@ -15,7 +17,7 @@ import typing as _typing
 from sigilforge._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from sigilforge import events
+    from sigilforge import events, refresh_guard
     from sigilforge.broker import Broker
     from sigilforge.config import Config
     from sigilforge.errors import (
@@ -83,10 +85,10 @@ _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names
 
 
 def __getattr__(name: str) -> _typing.Any:
-    if name == "events":
+    if name in ("events", "refresh_guard"):
         # Events are named as the D-Bus signals they become, so ``events.ReauthRequired``
         # (the event) lives beside ``ReauthRequired`` (the error) in a namespace of its own.
-        value = _importlib.import_module("sigilforge.events")
+        value = _importlib.import_module(f"sigilforge.{name}")
         globals()[name] = value
         return value
     module = _MODULE_OF.get(name)
@@ -130,4 +132,5 @@ __all__ = [
     "UnknownProvider",
     "__version__",
     "events",
+    "refresh_guard",
 ]

@@ -43,7 +43,7 @@ PRIVATE_MODULES = {
 
 
 # Public modules: in ``__all__`` by their short name.
-PUBLIC_MODULES = {"sigilforge.events"}
+PUBLIC_MODULES = {"sigilforge.events", "sigilforge.refresh_guard"}
 
 
 def _top_level_modules() -> set[str]:
