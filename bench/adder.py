@@ -1,8 +1,7 @@
 """Adding the benchmark's API-key accounts through the running broker, as a client would.
 
-The broker's own asyncio client is used (AddAccount, then its Response signal). It leaves
-one match rule per AddAccount on its connection and the bus allows 512 per connection,
-so a fresh connection is taken well before that.
+The broker's own asyncio client is used (AddAccount, then its Response signal), on one
+connection for the whole run.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from bench.calls import SERVICE, account_name, api_key
 from sigilforge.dbus.aio import AsyncClient
 from sigilforge.model import AddOptions
 
-_ADDS_PER_CONNECTION = 256
 _IN_FLIGHT = 8
 
 
@@ -24,19 +22,16 @@ class Adder:
     def __init__(self, address: str) -> None:
         self._address = address
         self._client: AsyncClient | None = None
-        self._used = 0
 
-    async def _client_for(self, adds: int) -> AsyncClient:
-        if self._client is None or self._used + adds > _ADDS_PER_CONNECTION:
-            self.close()
+    async def _connected(self) -> AsyncClient:
+        if self._client is None:
             bus = await MessageBus(bus_address=self._address).connect()
-            self._client, self._used = AsyncClient(bus), 0
-        self._used += adds
+            self._client = AsyncClient(bus)
         return self._client
 
     async def add(self, i: int) -> float:
         """Account ``i``, alone; seconds from the call to its Response."""
-        client = await self._client_for(1)
+        client = await self._connected()
         start = time.perf_counter()
         await _add(client, i)
         return time.perf_counter() - start
@@ -45,7 +40,7 @@ class Adder:
         """Accounts ``start`` to ``stop - 1``, a few in flight to save wall time."""
         for first in range(start, stop, _IN_FLIGHT):
             batch = range(first, min(stop, first + _IN_FLIGHT))
-            client = await self._client_for(len(batch))
+            client = await self._connected()
             await asyncio.gather(*(_add(client, i) for i in batch))
 
     def close(self) -> None:

@@ -34,7 +34,9 @@ from sigilforge.dbus.names import (
     OBJECT_PATH,
     PROPERTIES_INTERFACE,
     REQUEST_INTERFACE,
+    REQUEST_ROOT,
     request_path,
+    sender_part,
 )
 from sigilforge.dbus.options import options_to_wire
 from sigilforge.dbus.wire import account_from_wire, removal_from_wire, response_from_wire
@@ -88,6 +90,7 @@ class AsyncClient:
         self._requests: dict[str, AsyncRequest] = {}
         self._listeners: list[Callable[[Event], None]] = []
         self._signals_matched = False
+        self._responses_matched = False
         bus.add_message_handler(self._on_message)
 
     @classmethod
@@ -174,8 +177,7 @@ class AsyncClient:
         API key (which completes at once) is reported."""
         token = "aio_" + secrets.token_hex(8)
         path = request_path(self._bus.unique_name or "", token)
-        rule = f"type='signal',interface='{REQUEST_INTERFACE}',member='Response',path='{path}'"
-        await self._add_match(rule)
+        await self._match_responses()
         wire = {
             k: Variant(sig, v)
             for k, (sig, v) in options_to_wire(options or AddOptions(), token).items()
@@ -192,6 +194,19 @@ class AsyncClient:
             raise SigilforgeError("the broker answered with an unexpected request handle")
         request.prompt = {k: str(v.value) for k, v in prompt.items()}
         return request
+
+    async def _match_responses(self) -> None:
+        # One rule for every Request this connection will ever own, added before the
+        # first AddAccount: a rule per call would pile up (the bus allows a few hundred
+        # per connection) and cost a round trip each time.
+        if self._responses_matched:
+            return
+        mine = f"{REQUEST_ROOT}/{sender_part(self._bus.unique_name or '')}"
+        await self._add_match(
+            f"type='signal',interface='{REQUEST_INTERFACE}',member='Response',"
+            f"path_namespace='{mine}'"
+        )
+        self._responses_matched = True
 
     async def _add_match(self, rule: str) -> None:
         await self._call(

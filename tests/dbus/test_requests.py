@@ -46,6 +46,26 @@ def test_api_key_add_account_replies_with_a_handle_then_a_response(broker_rig: B
     run(scenario())
 
 
+def test_one_connection_keeps_adding_past_the_bus_match_rule_limit(
+    broker_rig: BrokerRig,
+) -> None:
+    # The private bus allows 512 match rules a connection, like a stock dbus-daemon; a
+    # client that left one behind per AddAccount was refused (LimitsExceeded) after that.
+    async def scenario() -> None:
+        client = await AsyncClient.connect(timeout=20)
+        try:
+            await (await client.add_account("openai", "work", AddOptions(api_key=KEY))).result(10)
+            for _ in range(520):
+                with pytest.raises(errors.AccountExists):
+                    await client.add_account("openai", "work", AddOptions(api_key=KEY))
+            request = await client.add_account("openai", "late", AddOptions(api_key=KEY))
+            assert (await request.result(timeout=10)).key == ("openai", "late")
+        finally:
+            client.close()
+
+    run(scenario(), timeout=120)
+
+
 def test_blocking_client_adds_and_removes_like_the_broker(broker_rig: BrokerRig) -> None:
     client = BlockingClient.connect(timeout=20)
     try:
