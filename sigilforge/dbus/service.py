@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from dbus_fast import DBusError, Message, MessageType, Variant
+from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
 from dbus_fast import introspection as intr
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
@@ -29,10 +29,12 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus
 from sigilforge._version import __version__
 from sigilforge.dbus.errors import describe_unexpected, reply_for
 from sigilforge.dbus.interface import annotate, members, property_spec
+from sigilforge.dbus.listing import SIGNATURE as LISTING_SIGNATURE
+from sigilforge.dbus.listing import EncodedReply, Listing, account_rows
 from sigilforge.dbus.names import INTERFACE, INVALID_ARGS, OBJECT_PATH
 from sigilforge.dbus.options import parse_add_options
 from sigilforge.dbus.requests import CALLER, Requests
-from sigilforge.dbus.wire import account_to_wire, removal_to_wire
+from sigilforge.dbus.wire import removal_to_wire
 from sigilforge.errors import SigilforgeError
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 
@@ -119,6 +121,9 @@ class BrokerInterface(ServiceInterface):
         self._loop = asyncio.get_running_loop()
         self._requests: Requests | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._bus: MessageBus | None = None
+        self._listing = Listing()
+        self._answering: set[asyncio.Task[None]] = set()
         self.activity = Activity()
 
     def introspect(self) -> intr.Interface:
@@ -139,6 +144,7 @@ class BrokerInterface(ServiceInterface):
 
     def install(self, bus: MessageBus) -> None:
         bus.export(OBJECT_PATH, self)
+        self._bus = bus
         self._requests = Requests(bus, self.activity)
         bus.add_message_handler(self._hook)
 
@@ -188,6 +194,11 @@ class BrokerInterface(ServiceInterface):
                 cached = None
             if cached is not None:
                 return Message.new_method_return(msg, "sx", [cached.token, cached.expires_at or 0])
+        if msg.member == "ListAccounts":
+            task = self._loop.create_task(self._answer_listing(msg))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+            return True
         CALLER.set(msg.sender or "")
         return None
 
@@ -209,6 +220,16 @@ class BrokerInterface(ServiceInterface):
             self.activity.running -= 1
             self.activity.touch()
 
+    async def _answer_listing(self, msg: Message) -> None:
+        """``ListAccounts`` with the reply body encoded once per list (``Listing``)."""
+        try:
+            body = await self._run(lambda b: self._listing.body(b.list_accounts()))
+            reply: Message = EncodedReply(msg, LISTING_SIGNATURE, body)
+        except DBusError as exc:
+            reply = Message.new_error(msg, exc.type, exc.text)
+        if self._bus is not None and not msg.flags & MessageFlag.NO_REPLY_EXPECTED:
+            self._bus.send(reply)
+
     # -- methods -------------------------------------------------------------------------
 
     @_method("GetToken")
@@ -224,11 +245,8 @@ class BrokerInterface(ServiceInterface):
 
     @_method("ListAccounts")
     async def list_accounts(self) -> list[dict[str, Variant]]:
-        accounts = await self._run(lambda b: b.list_accounts())
-        return [
-            {name: Variant(sig, value) for name, (sig, value) in account_to_wire(a).items()}
-            for a in accounts
-        ]
+        # Declared for introspection; the hook answers every call (``_answer_listing``).
+        return account_rows(await self._run(lambda b: b.list_accounts()))
 
     @_method("AddAccount")
     async def add_account(
