@@ -9,13 +9,33 @@ account names and error codes, never a secret.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import gc
 import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def _import_asyncio_without_ssl() -> None:
+    # asyncio imports ssl (~5 ms) for TLS transports; the daemon's loop only speaks to
+    # the bus over a Unix socket, and HTTPS (in worker threads) imports ssl itself when
+    # a refresh first needs it. Outside the daemon, asyncio is imported as usual.
+    if "asyncio" in sys.modules or "ssl" in sys.modules:
+        return
+    sys.modules["ssl"] = None  # type: ignore[assignment]  # "import ssl" raises ImportError
+    try:
+        import asyncio  # noqa: F401
+    finally:
+        del sys.modules["ssl"]
+
+
+_import_asyncio_without_ssl()
+
+import asyncio  # noqa: E402
 
 __all__ = ["main", "run"]
 
@@ -25,6 +45,8 @@ _GC_AFTER = 2.0
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="sigilforge-daemon",
         description="Serve org.sigilforge.Broker1 on the D-Bus session bus.",
@@ -40,6 +62,30 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log more; repeat for debug"
     )
     return parser
+
+
+def _parse(argv: list[str]) -> tuple[float | None, int]:
+    """``(idle_timeout, verbose)``. Activation passes at most these plain forms; argparse
+    (and the gettext lookups it makes) is loaded only for anything else: help, errors."""
+    idle_timeout: float | None = None
+    verbose = 0
+    rest = iter(argv)
+    try:
+        for arg in rest:
+            if arg == "--idle-timeout":
+                idle_timeout = float(next(rest))
+            elif arg.startswith("--idle-timeout="):
+                idle_timeout = float(arg.partition("=")[2])
+            elif arg == "--verbose":
+                verbose += 1
+            elif len(arg) > 1 and arg.strip("v") == "-":
+                verbose += len(arg) - 1
+            else:
+                raise ValueError(arg)
+    except (ValueError, StopIteration):
+        args = _parser().parse_args(argv)
+        return args.idle_timeout, args.verbose
+    return idle_timeout, verbose
 
 
 def _setup_logging(verbose: int) -> None:
@@ -86,15 +132,15 @@ def run(argv: list[str] | None = None) -> int:
     # Start-up allocates many long-lived objects (modules, classes) and the collector
     # would walk them over and over; it comes back on once the first calls are served.
     gc.disable()
-    args = _parser().parse_args(argv)
-    if args.idle_timeout is not None and args.idle_timeout < 0:
+    idle_timeout, verbose = _parse(sys.argv[1:] if argv is None else argv)
+    if idle_timeout is not None and idle_timeout < 0:
         print("sigilforge-daemon: --idle-timeout must not be negative", file=sys.stderr)
         return 2
-    _setup_logging(args.verbose)
+    _setup_logging(verbose)
     from sigilforge.dbus.errors import Unreachable
 
     try:
-        return asyncio.run(_serve(args.idle_timeout))
+        return asyncio.run(_serve(idle_timeout))
     except KeyboardInterrupt:
         return 0
     except Unreachable as exc:
