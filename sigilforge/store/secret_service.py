@@ -31,6 +31,7 @@ from secretstorage.util import open_session
 
 from sigilforge.errors import StoreLocked, StoreUnavailable
 from sigilforge.store.base import SecretKey
+from sigilforge.store.secret_read import read_secret
 
 __all__ = ["SecretServiceStore"]
 
@@ -96,14 +97,14 @@ class SecretServiceStore:
                 self._connection.close()
         self._connection = self._collection = None
 
-    def _call(self, op: Callable[[Any], T]) -> T:
+    def _call(self, op: Callable[[Any], T], *, check_locked: bool = True) -> T:
         with self._lock:
             # A kept connection may lead to a service that has been restarted since:
             # one more try on a fresh connection tells that apart from a real failure.
             retry = self._collection is not None
             while True:
                 try:
-                    return self._attempt(op)
+                    return self._attempt(op, check_locked)
                 except (DBusErrorResponse, SecretStorageException, OSError, TimeoutError) as exc:
                     self._reset()
                     if retry and not isinstance(exc, TimeoutError | LockedException):
@@ -111,9 +112,9 @@ class SecretServiceStore:
                         continue
                     raise self._translate(exc) from None
 
-    def _attempt(self, op: Callable[[Any], T]) -> T:
+    def _attempt(self, op: Callable[[Any], T], check_locked: bool) -> T:
         collection = self._open()
-        if collection.is_locked():
+        if check_locked and collection.is_locked():
             raise StoreLocked(_LOCKED_HINT)
         return op(collection)
 
@@ -128,14 +129,17 @@ class SecretServiceStore:
 
     def get(self, key: SecretKey) -> str | None:
         def op(collection: Any) -> str | None:
-            for item in collection.search_items(key.attributes()):
-                try:
-                    return bytes(item.get_secret()).decode("utf-8")
-                except ItemNotFoundException:
-                    continue  # deleted between search and read: look at the next one
+            secret = read_secret(collection.connection, collection.session, key.attributes())
+            if secret is not None:
+                return secret.decode("utf-8")
+            # Nothing found: a locked collection may be hiding it (not every service
+            # lists a locked collection's items), so only now is it asked.
+            if collection.is_locked():
+                raise StoreLocked(_LOCKED_HINT)
             return None
 
-        return self._call(op)
+        # The search's reply says whether what it found is locked.
+        return self._call(op, check_locked=False)
 
     def set(self, key: SecretKey, value: str) -> None:
         def op(collection: Any) -> None:
