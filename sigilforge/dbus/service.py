@@ -124,6 +124,8 @@ class BrokerInterface(ServiceInterface):
         self._bus: MessageBus | None = None
         self._listing = Listing()
         self._answering: set[asyncio.Task[None]] = set()
+        # Looked up once: the hook runs for every message the bus delivers.
+        self._members = members(INTERFACE)
         self.activity = Activity()
 
     def introspect(self) -> intr.Interface:
@@ -176,7 +178,7 @@ class BrokerInterface(ServiceInterface):
         self.activity.touch()
         if msg.interface not in (INTERFACE, None):
             return None
-        spec = members(INTERFACE).get(msg.member or "")
+        spec = self._members.get(msg.member or "")
         if spec is None or spec.signal:
             return None
         expected = spec.in_signature
