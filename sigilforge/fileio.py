@@ -18,7 +18,6 @@ import errno
 import logging
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 __all__ = [
@@ -105,6 +104,10 @@ def make_dirs(path: Path, mode: int = 0o700) -> None:
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, dir_mode: int = 0o700) -> None:
     """Replace ``path`` with ``data`` in one step (a reader sees the old or the new file)."""
     make_dirs(path.parent, dir_mode)
+    # Here, not at the top: tempfile brings shutil, random and the compression modules,
+    # which a daemon that only reads its files would carry for nothing.
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, mode)
