@@ -31,7 +31,7 @@ from secretstorage.util import open_session
 
 from sigilforge.errors import StoreLocked, StoreUnavailable
 from sigilforge.store.base import SecretKey
-from sigilforge.store.secret_read import read_secret
+from sigilforge.store.secret_read import present_keys, read_secret
 
 __all__ = ["SecretServiceStore"]
 
@@ -68,6 +68,8 @@ class SecretServiceStore:
         self._lock = threading.RLock()
         self._connection: Any = None
         self._collection: Any = None
+        # Item path -> its attributes, for ``present`` (see ``present_keys``).
+        self._known: dict[str, tuple[str, ...]] = {}
 
     def _open(self) -> Any:
         if self._collection is not None:
@@ -96,6 +98,7 @@ class SecretServiceStore:
             with contextlib.suppress(OSError):
                 self._connection.close()
         self._connection = self._collection = None
+        self._known.clear()  # item paths mean nothing on another connection
 
     def _call(self, op: Callable[[Any], T], *, check_locked: bool = True) -> T:
         with self._lock:
@@ -166,9 +169,7 @@ class SecretServiceStore:
     def present(self, keys: Sequence[SecretKey]) -> frozenset[SecretKey]:
         def op(collection: Any) -> frozenset[SecretKey]:
             # A search reads attributes only: no secret crosses the bus for a status.
-            return frozenset(
-                key for key in keys if next(collection.search_items(key.attributes()), None)
-            )
+            return present_keys(collection.connection, keys, self._known)
 
         return self._call(op)
 

@@ -79,6 +79,22 @@ def test_service_account_and_kind_each_separate_secrets(store: SecretStore) -> N
     assert [store.get(k) for k in keys[1:]] == ["value-1", "value-2", "value-3"]
 
 
+def test_present_follows_sets_and_deletes(store: SecretStore) -> None:
+    # Asked again and again on one store, as each ListAccounts does: what it remembers
+    # between calls must never hide an added or a deleted secret.
+    a, b, c = (SecretKey("openai", name, SecretKind.API_KEY) for name in ("a", "b", "c"))
+    assert store.present([a, b, c]) == frozenset()
+    store.set(a, "sk-a")
+    store.set(b, "sk-b")
+    assert store.present([a, b, c]) == {a, b}
+    assert store.delete(a)
+    assert store.present([a, b, c]) == {b}
+    store.set(c, "sk-c")
+    store.set(b, "sk-b2")
+    assert store.present([a, b, c]) == {b, c}
+    assert store.present([c]) == {c}
+
+
 def test_unicode_and_long_values_survive(store: SecretStore) -> None:
     value = "ключ-🔑-" + "x" * 8000
     store.set(KEY, value)
