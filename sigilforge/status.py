@@ -46,4 +46,10 @@ def with_store_status(accounts: list[Account], store: SecretStore) -> list[Accou
 
 
 def _mark(accounts: list[Account], status: Callable[[Account], AccountStatus]) -> list[Account]:
-    return [a.with_(status=status(a)) if a.status is AccountStatus.OK else a for a in accounts]
+    return [_with_status(a, status(a)) if a.status is AccountStatus.OK else a for a in accounts]
+
+
+def _with_status(acc: Account, status: AccountStatus) -> Account:
+    # The same object when nothing changes: no copy per account per listing, and the
+    # D-Bus adapter recognises an unchanged list by identity (``dbus/listing.py``).
+    return acc if status is acc.status else acc.with_(status=status)
