@@ -86,6 +86,9 @@ def run(argv: list[str] | None = None) -> int:
     # Start-up allocates many long-lived objects (modules, classes) and the collector
     # would walk them over and over; it comes back on once the first calls are served.
     gc.disable()
+    from sigilforge.hardening import harden_process
+
+    harden_process()  # before any secret is read
     args = _parser().parse_args(argv)
     if args.idle_timeout is not None and args.idle_timeout < 0:
         print("sigilforge-daemon: --idle-timeout must not be negative", file=sys.stderr)
