@@ -151,6 +151,8 @@ class TokenManager:
         # cannot outlive the refusal, so it says a new sign-in will be needed.
         self._keep_unsaved = keep_unsaved
         self._unsaved: dict[_Key, TokenSet] = {}
+        # Until when (clock) a provider's Retry-After forbids another refresh request.
+        self._not_before: dict[_Key, float] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -308,6 +310,11 @@ class TokenManager:
             if not self._is_expired(current):
                 return Refreshed(current.access(), refreshed=False)
             self._mark_reauth(acc, "the token expired and there is no refresh token")
+        wait = self._not_before.get(acc.key, 0.0) - self._clock()
+        if wait > 0:
+            if not forced and not self._is_expired(current):
+                return Refreshed(current.access(), refreshed=False)
+            raise ProviderError(f"the provider asked to wait {wait:.0f} s; try again later")
         marker = InFlight(self._lock_path(acc))
         # From "request sent" to "saved and read back" the only live refresh token may be
         # in this process's memory: signals wait, and a marker says a refresh is in flight.
@@ -358,6 +365,10 @@ class TokenManager:
                 if not exc.transient:
                     raise
                 last_error = exc
+                if exc.retry_after is not None:
+                    # The provider said when: no request before then, not even a retry.
+                    self._not_before[acc.key] = self._clock() + exc.retry_after
+                    delay = None
                 if delay is None:
                     # Tokens are kept; one that is still valid is better than an error,
                     # unless the caller asked for a refresh by name.
@@ -443,7 +454,8 @@ class TokenManager:
         previous = self._backoff.get(key)
         failures = (previous.failures if previous else 0) + 1
         delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (failures - 1))
-        self._backoff[key] = _Backoff(self._clock() + delay, failures)
+        at = max(self._clock() + delay, self._not_before.get(key, 0.0))
+        self._backoff[key] = _Backoff(at, failures)
 
     def _refreshable(self) -> list[tuple[Account, TokenSet]]:
         found: list[tuple[Account, TokenSet]] = []

@@ -350,3 +350,17 @@ def test_background_refresh_emits_token_refreshed(home: Home, auth_server: AuthS
     assert after.obtained_at is not None
     assert after.obtained_at <= first.expires_at
     broker.close()
+
+
+def test_429_retry_after_is_honoured(broker: Broker, corp: AuthServer) -> None:
+    sign_in(broker, "alice")
+    corp.fail_next("429", count=5)
+    with pytest.raises(ProviderError) as first:
+        broker.refresh_token("corp", "alice")
+    assert first.value.transient
+    assert first.value.retry_after == 120
+    # No request before Retry-After has passed: not in the same call, not in the next.
+    assert corp.token_requests("refresh_token") == 1
+    with pytest.raises(ProviderError):
+        broker.refresh_token("corp", "alice")
+    assert corp.token_requests("refresh_token") == 1
