@@ -351,8 +351,11 @@ class TokenManager:
                 # newer token set is good; take it, or refresh with it once.
                 newer = read_token_set(self._secrets, acc.service, acc.account)
                 if retried_newer or newer is None or newer.refresh_token == current.refresh_token:
-                    reason = "a refresh was interrupted" if interrupted else exc.message
-                    self._mark_reauth(acc, reason)
+                    # The signal goes to every listener on the bus: a fixed phrase of ours,
+                    # never the provider's text (the caller's error carries it, redacted).
+                    if interrupted:
+                        self._mark_reauth(acc, "a refresh was interrupted")
+                    self._mark_reauth(acc, "the provider refused the refresh token", exc.message)
                 assert newer is not None
                 retried_newer = True
                 current = newer
@@ -471,11 +474,11 @@ class TokenManager:
                 found.append((acc, tokens))
         return found
 
-    def _mark_reauth(self, acc: Account, reason: str) -> None:
+    def _mark_reauth(self, acc: Account, reason: str, detail: str | None = None) -> None:
         self._accounts.update(acc.service, acc.account, status=AccountStatus.REAUTH_REQUIRED)
         self.forget(acc.service, acc.account)
         self._events.emit(events.ReauthRequired(acc.service, acc.account, reason))
-        raise ReauthRequired(f"{acc.service}/{acc.account}: {reason}")
+        raise ReauthRequired(f"{acc.service}/{acc.account}: {detail or reason}")
 
     def _get_refresher(self) -> Refresher:
         if self._refresher is None:

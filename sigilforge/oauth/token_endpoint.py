@@ -30,6 +30,7 @@ from sigilforge.model import TokenSet
 from sigilforge.oauth.client import Client
 from sigilforge.oauth.errors import InvalidGrantError, OAuth2Error, oauth_error_class
 from sigilforge.oauth.http import Http, Reply
+from sigilforge.redact import redact
 
 __all__ = ["exchange_code", "oauth_error", "parse_token", "refresh", "request"]
 
@@ -88,13 +89,9 @@ def oauth_error(reply: Reply, *, what: str, secrets: Iterable[str]) -> OAuth2Err
     code = str(data["error"])[:64]
     description = data.get("error_description")
     text = f"{what}: {code}"
-    if isinstance(description, str) and description and not _echoes(description, secrets):
-        text += f": {description[:200]}"
+    if isinstance(description, str) and description:
+        text += f": {redact(description, secrets)}"
     return oauth_error_class(code)(text, error=code)
-
-
-def _echoes(text: str, secrets: Iterable[str]) -> bool:
-    return any(s and s in text for s in secrets)
 
 
 def parse_token(
