@@ -136,6 +136,9 @@ def run(argv: list[str] | None = None) -> int:
     # Start-up allocates many long-lived objects (modules, classes) and the collector
     # would walk them over and over; it comes back on once the first calls are served.
     gc.disable()
+    from sigilforge.hardening import harden_process
+
+    harden_process()  # before any secret is read
     _import_without_openssl()
     import asyncio
 

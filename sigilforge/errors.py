@@ -161,6 +161,8 @@ class RemoteError(SigilforgeError):
 
     exit_code = 6
     transient: bool = True
+    # Seconds the provider asked us to wait (Retry-After), set by the OAuth layer only.
+    retry_after: float | None = None
 
 
 class ProviderError(RemoteError):

@@ -151,6 +151,8 @@ class TokenManager:
         # cannot outlive the refusal, so it says a new sign-in will be needed.
         self._keep_unsaved = keep_unsaved
         self._unsaved: dict[_Key, TokenSet] = {}
+        # Until when (clock) a provider's Retry-After forbids another refresh request.
+        self._not_before: dict[_Key, float] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -308,6 +310,11 @@ class TokenManager:
             if not self._is_expired(current):
                 return Refreshed(current.access(), refreshed=False)
             self._mark_reauth(acc, "the token expired and there is no refresh token")
+        wait = self._not_before.get(acc.key, 0.0) - self._clock()
+        if wait > 0:
+            if not forced and not self._is_expired(current):
+                return Refreshed(current.access(), refreshed=False)
+            raise ProviderError(f"the provider asked to wait {wait:.0f} s; try again later")
         marker = InFlight(self._lock_path(acc))
         # From "request sent" to "saved and read back" the only live refresh token may be
         # in this process's memory: signals wait, and a marker says a refresh is in flight.
@@ -344,8 +351,11 @@ class TokenManager:
                 # newer token set is good; take it, or refresh with it once.
                 newer = read_token_set(self._secrets, acc.service, acc.account)
                 if retried_newer or newer is None or newer.refresh_token == current.refresh_token:
-                    reason = "a refresh was interrupted" if interrupted else exc.message
-                    self._mark_reauth(acc, reason)
+                    # The signal goes to every listener on the bus: a fixed phrase of ours,
+                    # never the provider's text (the caller's error carries it, redacted).
+                    if interrupted:
+                        self._mark_reauth(acc, "a refresh was interrupted")
+                    self._mark_reauth(acc, "the provider refused the refresh token", exc.message)
                 assert newer is not None
                 retried_newer = True
                 current = newer
@@ -358,6 +368,10 @@ class TokenManager:
                 if not exc.transient:
                     raise
                 last_error = exc
+                if exc.retry_after is not None:
+                    # The provider said when: no request before then, not even a retry.
+                    self._not_before[acc.key] = self._clock() + exc.retry_after
+                    delay = None
                 if delay is None:
                     # Tokens are kept; one that is still valid is better than an error,
                     # unless the caller asked for a refresh by name.
@@ -443,7 +457,8 @@ class TokenManager:
         previous = self._backoff.get(key)
         failures = (previous.failures if previous else 0) + 1
         delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (failures - 1))
-        self._backoff[key] = _Backoff(self._clock() + delay, failures)
+        at = max(self._clock() + delay, self._not_before.get(key, 0.0))
+        self._backoff[key] = _Backoff(at, failures)
 
     def _refreshable(self) -> list[tuple[Account, TokenSet]]:
         found: list[tuple[Account, TokenSet]] = []
@@ -459,11 +474,11 @@ class TokenManager:
                 found.append((acc, tokens))
         return found
 
-    def _mark_reauth(self, acc: Account, reason: str) -> None:
+    def _mark_reauth(self, acc: Account, reason: str, detail: str | None = None) -> None:
         self._accounts.update(acc.service, acc.account, status=AccountStatus.REAUTH_REQUIRED)
         self.forget(acc.service, acc.account)
         self._events.emit(events.ReauthRequired(acc.service, acc.account, reason))
-        raise ReauthRequired(f"{acc.service}/{acc.account}: {reason}")
+        raise ReauthRequired(f"{acc.service}/{acc.account}: {detail or reason}")
 
     def _get_refresher(self) -> Refresher:
         if self._refresher is None:

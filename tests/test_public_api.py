@@ -20,6 +20,8 @@ PRIVATE_MODULES = {
     "sigilforge.broker",
     "sigilforge.cli",
     "sigilforge.config",
+    "sigilforge.hardening",
+    "sigilforge.redact",
     "sigilforge.daemon",
     "sigilforge.dbus",
     "sigilforge.entry",

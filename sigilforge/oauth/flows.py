@@ -32,6 +32,9 @@ from sigilforge.store.base import SecretKey, SecretStore
 
 __all__ = ["OAuthFlows", "client_secret_key"]
 
+# The longest a sign-in may stay open (option timeout, flow_timeout_secs).
+MAX_FLOW_TIMEOUT = 3600.0
+
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +86,11 @@ class OAuthFlows:
             scopes = (*scopes, "offline_access")
         client = self._client(provider)
         timeout = options.timeout if options.timeout is not None else self._config.flow_timeout_secs
+        if not 0 < timeout <= MAX_FLOW_TIMEOUT:
+            # Each open flow holds a listening socket and threads until it ends.
+            raise InvalidArgument(
+                f"option timeout must be between 1 and {MAX_FLOW_TIMEOUT:g} seconds"
+            )
         flow = options.resolved_flow()
         if flow is Flow.DEVICE:
             return self._start_device(provider, client, scopes, timeout)

@@ -33,10 +33,13 @@ _MAX_BODY = 1 << 20
 class Reply:
     """A response read in full (bounded), with its JSON object if it carried one."""
 
-    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+    def __init__(
+        self, status: int, content_type: str, body: bytes, retry_after: str | None = None
+    ) -> None:
         self.status = status
         self.content_type = content_type
         self.body = body
+        self.retry_after = retry_after
 
     def json_object(self) -> dict[str, Any] | None:
         """The body as a JSON object, or None if it is not one (an HTML page, junk)."""
@@ -120,12 +123,13 @@ class Http:
                         raise ProviderError(f"{what} at {host} sent an oversized answer")
                 status = response.status_code
                 content_type = response.headers.get("content-type", "")
+                retry_after = response.headers.get("retry-after")
         except httpx2.TimeoutException:
             raise Timeout(f"{what} at {host} did not answer in {self.timeout:g} s") from None
         except httpx2.HTTPError as exc:
             raise NetworkError(f"cannot reach {what} at {host} ({_why(exc)})") from None
         log.debug("%s %s at %s: HTTP %d", method, what, host, status)
-        return Reply(status, content_type.lower(), body)
+        return Reply(status, content_type.lower(), body, retry_after)
 
 
 def _why(exc: BaseException) -> str:

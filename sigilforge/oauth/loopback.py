@@ -14,13 +14,17 @@ import errno
 import hmac
 import html
 import http.server
+import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from sigilforge.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Callback", "LoopbackListener", "PortInUse"]
 
@@ -191,11 +195,20 @@ class _Server(http.server.ThreadingHTTPServer):
     # last flow's connections sit in TIME_WAIT; on Linux it never lets two listeners
     # share the port.
     listener: LoopbackListener
+    # socketserver's default of 5 drops or delays connections when a browser (or
+    # anything else on the machine) opens many at once.
+    request_queue_size = 64
 
     def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # socketserver prints a traceback on the user's terminal; a client that resets
+        # or stalls is normal on a loopback port, and the request line may hold a code.
+        exc = sys.exc_info()[1]
+        log.debug("loopback client dropped: %s", type(exc).__name__)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

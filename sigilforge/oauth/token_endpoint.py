@@ -17,6 +17,7 @@ dropped if they echo any value that was sent.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +30,7 @@ from sigilforge.model import TokenSet
 from sigilforge.oauth.client import Client
 from sigilforge.oauth.errors import InvalidGrantError, OAuth2Error, oauth_error_class
 from sigilforge.oauth.http import Http, Reply
+from sigilforge.redact import redact
 
 __all__ = ["exchange_code", "oauth_error", "parse_token", "refresh", "request"]
 
@@ -87,13 +89,9 @@ def oauth_error(reply: Reply, *, what: str, secrets: Iterable[str]) -> OAuth2Err
     code = str(data["error"])[:64]
     description = data.get("error_description")
     text = f"{what}: {code}"
-    if isinstance(description, str) and description and not _echoes(description, secrets):
-        text += f": {description[:200]}"
+    if isinstance(description, str) and description:
+        text += f": {redact(description, secrets)}"
     return oauth_error_class(code)(text, error=code)
-
-
-def _echoes(text: str, secrets: Iterable[str]) -> bool:
-    return any(s and s in text for s in secrets)
 
 
 def parse_token(
@@ -105,9 +103,11 @@ def parse_token(
 ) -> TokenSet:
     secrets = tuple(secrets)
     if reply.status >= 500 or reply.status == 429:
-        raise ProviderError(
+        busy = ProviderError(
             f"token endpoint is unavailable (HTTP {reply.status}); try again", transient=True
         )
+        busy.retry_after = retry_after_seconds(reply.retry_after, now())
+        raise busy
     error = oauth_error(reply, what="token endpoint", secrets=secrets)
     if error is not None:
         # GitHub answers errors with status 200; the body decides, not the status.
@@ -171,3 +171,18 @@ def _token_set(data: dict[str, Any], *, scopes: tuple[str, ...], obtained_at: in
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         obtained_at=obtained_at,
     )
+
+
+def retry_after_seconds(header: str | None, now: float) -> float | None:
+    """Retry-After (RFC 9110 section 10.2.3) in seconds from now: delay-seconds or an
+    HTTP date; None when absent or unreadable."""
+    if not header:
+        return None
+    text = header.strip()
+    if text.isdigit():
+        return float(min(int(text), 86400 * 7))
+    try:
+        when = email.utils.parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - now)

@@ -223,7 +223,7 @@ class AuthServer:
     # -- scripting and inspection ---------------------------------------------------------
 
     def fail_next(self, kind: str, *, count: int = 1, delay: float = 0.0) -> None:
-        assert kind in ("503", "hang", "late", "invalid_grant", "html", "junk"), kind
+        assert kind in ("503", "429", "hang", "late", "invalid_grant", "html", "junk"), kind
         with self._lock:
             self._failures.extend(_Failure(kind, delay) for _ in range(count))
 
@@ -359,7 +359,7 @@ class AuthServer:
 
     def _token(
         self, form: dict[str, str], basic: tuple[str, str] | None, *, counted: bool = False
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, Any] | tuple[int, Any, dict[str, str]]:
         grant_type = form.get("grant_type", "")
         failure = None
         if not counted:
@@ -376,6 +376,8 @@ class AuthServer:
             if failure.kind in ("503", "hang"):
                 time.sleep(failure.delay)
                 return 503, "<html><body>Service Unavailable</body></html>"
+            if failure.kind == "429":
+                return 429, {"error": "rate_limited"}, {"Retry-After": "120"}
             if failure.kind == "invalid_grant":
                 return 400, {"error": "invalid_grant", "error_description": "grant revoked"}
             if failure.kind == "html":

@@ -15,7 +15,7 @@ import pytest
 
 from sigilforge.broker import Broker
 from sigilforge.config import Config
-from sigilforge.errors import Cancelled, ProviderError
+from sigilforge.errors import Cancelled, InvalidArgument, ProviderError
 from sigilforge.model import AddOptions, Flow
 from sigilforge.oauth import token_endpoint
 from sigilforge.oauth.client import Client
@@ -247,3 +247,10 @@ def test_github_revocation_deletes_the_grant_with_the_client_secret() -> None:
     assert (method, path) == ("DELETE", "/applications/Iv1.abc/grant")
     assert base64.b64decode(auth.removeprefix("Basic ")) == b"Iv1.abc:s3cret"
     assert json.loads(body) == {"access_token": "gho_x"}
+
+
+def test_flow_timeout_is_bounded(broker: Broker) -> None:
+    # A caller asked for 136 years: a listener and its threads held that long.
+    with pytest.raises(InvalidArgument, match="timeout"):
+        broker.add_account("corp", "alice", AddOptions(open_browser=False, timeout=4.29e9))
+    assert broker.list_accounts() == []

@@ -18,6 +18,8 @@ from sigilforge.config import Config
 from sigilforge.errors import ProviderError, ReauthRequired
 from sigilforge.events import Event, TokenRefreshed
 from sigilforge.model import AccountStatus, TokenSet
+from sigilforge.oauth.http import Reply
+from sigilforge.oauth.token_endpoint import oauth_error
 from sigilforge.refresh_timer import start_refresh_timer
 from sigilforge.store import open_store
 from sigilforge.testing.authserver import AuthServer
@@ -350,3 +352,43 @@ def test_background_refresh_emits_token_refreshed(home: Home, auth_server: AuthS
     assert after.obtained_at is not None
     assert after.obtained_at <= first.expires_at
     broker.close()
+
+
+def test_429_retry_after_is_honoured(broker: Broker, corp: AuthServer) -> None:
+    sign_in(broker, "alice")
+    corp.fail_next("429", count=5)
+    with pytest.raises(ProviderError) as first:
+        broker.refresh_token("corp", "alice")
+    assert first.value.transient
+    assert first.value.retry_after == 120
+    # No request before Retry-After has passed: not in the same call, not in the next.
+    assert corp.token_requests("refresh_token") == 1
+    with pytest.raises(ProviderError):
+        broker.refresh_token("corp", "alice")
+    assert corp.token_requests("refresh_token") == 1
+
+
+def test_provider_text_never_reaches_the_signal_and_is_redacted_in_errors(
+    broker: Broker, corp: AuthServer
+) -> None:
+    sign_in(broker, "alice")
+    seen: list[Event] = []
+    broker.subscribe(seen.append)
+    corp.fail_next("invalid_grant")
+    with pytest.raises(ReauthRequired):
+        broker.refresh_token("corp", "alice")
+    assert [type(e) for e in seen] == [events.ReauthRequired]
+    # The broker's own phrase; "grant revoked" is the provider's text.
+    assert "grant revoked" not in repr(seen)
+    # A description quoting most of a token (not an exact copy) is redacted in errors.
+    refresh_token = "rt-" + "Zq8x" * 12
+    quoted = refresh_token[:-5]
+    reply = Reply(
+        400,
+        "application/json",
+        json.dumps({"error": "invalid_request", "error_description": f"bad {quoted}"}).encode(),
+    )
+    error = oauth_error(reply, what="token endpoint", secrets=(refresh_token,))
+    assert error is not None
+    assert quoted[:16] not in error.message
+    assert "bad" in error.message
