@@ -3,12 +3,15 @@ through the real browser flow with the consent given headlessly."""
 
 from __future__ import annotations
 
+from sigilforge import paths
 from sigilforge.broker import BrokerAPI
-from sigilforge.model import Account, AddOptions
+from sigilforge.config import Config
+from sigilforge.model import Account, AddOptions, TokenSet
+from sigilforge.store import open_store
 from sigilforge.testing.authserver import AuthServer, consent
 from sigilforge.testing.home import Home
 
-__all__ = ["sign_in", "write_provider"]
+__all__ = ["sign_in", "stored_tokens", "write_provider"]
 
 
 def write_provider(home: Home, server: AuthServer, *, name: str = "corp", **config: float) -> None:
@@ -30,3 +33,16 @@ def sign_in(broker: BrokerAPI, account: str, *, service: str = "corp") -> Accoun
     if page.status_code != 200:
         raise AssertionError(f"the app's loopback page said {page.status_code}: {page.text}")
     return pending.result(timeout=15)
+
+
+def stored_tokens(account: str = "alice", *, service: str = "corp") -> TokenSet:
+    """The token set the user's secret store holds, read as another process would."""
+    from sigilforge.tokens import read_token_set
+
+    store = open_store(Config.load(paths.config_file()).store)
+    try:
+        tokens = read_token_set(store, service, account)
+    finally:
+        store.close()
+    assert tokens is not None
+    return tokens

@@ -13,12 +13,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from sigilforge import paths
 from sigilforge.broker import Broker
-from sigilforge.config import Config
 from sigilforge.errors import ReauthRequired
-from sigilforge.model import AddOptions, Flow, TokenSet
-from sigilforge.store import open_store
+from sigilforge.model import AddOptions, Flow
 from sigilforge.testing.cli import RunCli
 from sigilforge.testing.home import Home
 from sigilforge.testing.oidc_provider import (
@@ -27,7 +24,7 @@ from sigilforge.testing.oidc_provider import (
     ensure_installed,
     follow_to_app,
 )
-from sigilforge.tokens import read_token_set
+from sigilforge.testing.signin import stored_tokens
 
 pytestmark = pytest.mark.interop
 
@@ -62,17 +59,6 @@ def _userinfo(op: OidcProvider, token: str) -> int:
     return answer.status_code
 
 
-def _stored(account: str = "alice") -> TokenSet:
-    """The token set the user's secret store holds, read as another process would."""
-    store = open_store(Config.load(paths.config_file()).store)
-    try:
-        tokens = read_token_set(store, "corp", account)
-    finally:
-        store.close()
-    assert tokens is not None
-    return tokens
-
-
 def _refresh_is_refused(op: OidcProvider, refresh_token: str) -> bool:
     answer = httpx2.post(
         f"{op.issuer}/token",
@@ -94,7 +80,7 @@ def test_browser_flow_refresh_rotation_and_revocation(op: OidcProvider, run_cli:
     assert page.status_code == 200, page.text
     acc = pending.result(timeout=15)
     assert acc.kind.value == "oauth2"
-    first = _stored()
+    first = stored_tokens()
     assert first.refresh_token
     assert _userinfo(op, first.access_token) == 200
 
@@ -104,7 +90,7 @@ def test_browser_flow_refresh_rotation_and_revocation(op: OidcProvider, run_cli:
     second = result.stdout.strip()
     assert second != first.access_token
     assert _userinfo(op, second) == 200
-    rotated = _stored()
+    rotated = stored_tokens()
     assert rotated.refresh_token != first.refresh_token
 
     removed = run_cli("remove-account", "corp", "alice")
@@ -133,7 +119,7 @@ def test_reused_refresh_token_is_reauth(op: OidcProvider) -> None:
     pending = broker.add_account("corp", "alice", AddOptions(open_browser=False))
     follow_to_app(pending.prompt["authorize_url"])
     pending.result(timeout=15)
-    copy = _stored()
+    copy = stored_tokens()
     broker.refresh_token("corp", "alice")
     # The server rotated the token and detects the old one coming back: it ends the grant,
     # and Sigilforge reports that as re-authentication needed, not as a crash.

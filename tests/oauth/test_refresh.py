@@ -27,24 +27,12 @@ from sigilforge.testing.cli import RunCli
 from sigilforge.testing.hammer import hammer
 from sigilforge.testing.home import Home
 from sigilforge.testing.marker import MARKER, files_containing
-from sigilforge.testing.signin import sign_in, write_provider
-from sigilforge.tokens import read_token_set
+from sigilforge.testing.signin import sign_in, stored_tokens, write_provider
 
 
 def _works(server: AuthServer, token: str) -> bool:
     answer = httpx2.get(f"{server.issuer}/userinfo", headers={"Authorization": f"Bearer {token}"})
     return answer.status_code == 200
-
-
-def _stored(account: str = "alice") -> TokenSet:
-    """The token set the user's secret store holds, read as another process would."""
-    store = open_store(Config.load(paths.config_file()).store)
-    try:
-        tokens = read_token_set(store, "corp", account)
-    finally:
-        store.close()
-    assert tokens is not None
-    return tokens
 
 
 def _wait_until_expired(tokens: TokenSet) -> None:
@@ -63,7 +51,7 @@ def short_lived(home: Home, auth_server: AuthServer) -> AuthServer:
 def test_five_second_tokens_rotate(short_lived: AuthServer, run_cli: RunCli) -> None:
     broker = Broker.open()
     sign_in(broker, "alice")
-    first = _stored()
+    first = stored_tokens()
     assert first.expires_at is not None
     assert first.expires_at - time.time() <= 5
 
@@ -76,7 +64,7 @@ def test_five_second_tokens_rotate(short_lived: AuthServer, run_cli: RunCli) -> 
     assert second != first.access_token
     assert _works(short_lived, second)
 
-    stored = _stored()
+    stored = stored_tokens()
     assert stored.access_token == second
     assert stored.refresh_token != first.refresh_token
     assert short_lived.introspect(stored.refresh_token or "")
@@ -102,7 +90,7 @@ def test_one_refresh_for_100_callers_in_2_processes(
     write_provider(home, auth_server)
     broker = Broker.open()
     sign_in(broker, "alice")
-    stale = _stored()
+    stale = stored_tokens()
     broker.close()
     _wait_until_expired(stale)
 
@@ -115,7 +103,7 @@ def test_one_refresh_for_100_callers_in_2_processes(
 
 def test_invalid_grant_means_reauth(broker: Broker, corp: AuthServer, run_cli: RunCli) -> None:
     sign_in(broker, "alice")
-    before = _stored()
+    before = stored_tokens()
     seen: list[Event] = []
     broker.subscribe(seen.append)
     corp.fail_next("invalid_grant")
@@ -125,7 +113,7 @@ def test_invalid_grant_means_reauth(broker: Broker, corp: AuthServer, run_cli: R
     assert MARKER not in repr(seen) + str(raised.value)
     assert broker.get_account("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
     # The tokens are kept (a later sign-in replaces them; revocation can still use them).
-    assert _stored() == before
+    assert stored_tokens() == before
     result = run_cli("get-token", "corp", "alice")
     assert result.returncode == 5
     assert "sign in again" in result.stderr
@@ -142,7 +130,7 @@ def test_reused_refresh_token_after_a_lost_answer_is_clean_reauth(
     broker: Broker, corp: AuthServer
 ) -> None:
     sign_in(broker, "alice")
-    stolen = _stored()
+    stolen = stored_tokens()
     # Someone else (an attacker with a copy) refreshes first; ours is now rotated out,
     # and presenting it again ends the grant at the server.
     answer = httpx2.post(
@@ -164,12 +152,12 @@ def test_temporary_failures_keep_the_tokens(
     broker: Broker, corp: AuthServer, run_cli: RunCli, failure: str
 ) -> None:
     sign_in(broker, "alice")
-    before = _stored()
+    before = stored_tokens()
     corp.fail_next(failure, count=3)  # the first call and both of its retries
     result = run_cli("-vv", "refresh-token", "corp", "alice")
     assert result.returncode == 6, result.stderr
     assert MARKER not in result.stderr
-    assert _stored() == before
+    assert stored_tokens() == before
     assert broker.get_account("corp", "alice").status is AccountStatus.OK
     assert corp.token_requests("refresh_token") == 3
     # The provider is back: a later call succeeds with a new token.
@@ -187,13 +175,13 @@ def test_expired_token_and_a_hanging_provider_is_a_timeout(
     write_provider(home, auth_server, http_timeout_secs=0.5)
     broker = Broker.open()
     sign_in(broker, "alice")
-    before = _stored()
+    before = stored_tokens()
     _wait_until_expired(before)
     auth_server.fail_next("hang", count=3, delay=1.0)
     result = run_cli("get-token", "corp", "alice")
     assert result.returncode == 6
     assert "did not answer" in result.stderr
-    assert _stored() == before
+    assert stored_tokens() == before
     time.sleep(1.0)  # let the server's stalled handlers finish
     later = run_cli("get-token", "corp", "alice")
     assert later.returncode == 0, later.stderr
@@ -205,7 +193,7 @@ def test_due_token_kept_while_provider_is_down(broker: Broker, corp: AuthServer)
     # Due (inside the margin) but not expired: a valid token beats an error. The broker's
     # clock is moved to just inside the margin rather than waiting an hour.
     sign_in(broker, "alice")
-    before = _stored()
+    before = stored_tokens()
     assert before.expires_at is not None
     offset = [0.0]
     shifted = Broker(
@@ -225,7 +213,7 @@ def test_due_token_kept_while_provider_is_down(broker: Broker, corp: AuthServer)
     corp.fail_next("503", count=3)
     with pytest.raises(ProviderError):
         shifted.get_token("corp", "alice")
-    assert _stored() == before
+    assert stored_tokens() == before
     shifted.close()
 
 
@@ -234,9 +222,9 @@ def test_missing_refresh_token_in_answer_keeps_the_old_one(
 ) -> None:
     corp.rotate = False
     sign_in(broker, "alice")
-    before = _stored()
+    before = stored_tokens()
     fresh = broker.refresh_token("corp", "alice")
-    after = _stored()
+    after = stored_tokens()
     assert fresh.token == after.access_token != before.access_token
     assert after.refresh_token == before.refresh_token
 
@@ -247,7 +235,7 @@ def test_proactive_refresh_for_the_daemon(home: Home, auth_server: AuthServer) -
     write_provider(home, auth_server)
     broker = Broker.open()
     sign_in(broker, "alice")
-    tokens = _stored()
+    tokens = stored_tokens()
     assert tokens.expires_at is not None
     due = broker.next_refresh_at()
     assert due is not None
@@ -259,7 +247,7 @@ def test_proactive_refresh_for_the_daemon(home: Home, auth_server: AuthServer) -
     time.sleep(max(0.0, due - time.time()) + 0.05)
     assert broker.refresh_due() == [("corp", "alice")]
     assert [type(e) for e in events] == [TokenRefreshed]
-    refreshed = _stored()
+    refreshed = stored_tokens()
     assert isinstance(events[0], TokenRefreshed)
     assert events[0].expires_at == refreshed.expires_at
     next_due = broker.next_refresh_at()
@@ -280,7 +268,7 @@ def test_remove_account_revokes_at_the_provider(
     broker: Broker, corp: AuthServer, run_cli: RunCli
 ) -> None:
     sign_in(broker, "alice")
-    tokens = _stored()
+    tokens = stored_tokens()
     assert corp.introspect(tokens.refresh_token or "")
     result = run_cli("remove-account", "corp", "alice")
     assert result.returncode == 0, result.stderr
@@ -340,11 +328,11 @@ def test_background_refresh_emits_token_refreshed(home: Home, auth_server: AuthS
     try:
         # Added after the loop started: the new account wakes it.
         sign_in(broker, "alice")
-        first = _stored()
+        first = stored_tokens()
         assert refreshed.wait(6)
     finally:
         stop()
-    after = _stored()
+    after = stored_tokens()
     assert after.access_token != first.access_token
     assert auth_server.token_requests("refresh_token") >= 1
     # Nobody asked for a token: the refresh happened before expiry, on the timer.

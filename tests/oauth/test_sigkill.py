@@ -12,31 +12,16 @@ from collections import Counter
 import httpx2
 import pytest
 
-from sigilforge import paths
 from sigilforge.broker import Broker
-from sigilforge.config import Config
-from sigilforge.model import AccountStatus, TokenSet
-from sigilforge.store import open_store
+from sigilforge.model import AccountStatus
 from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.cli import run_cli_in
 from sigilforge.testing.home import Home
-from sigilforge.testing.signin import sign_in, write_provider
-from sigilforge.tokens import read_token_set
-
-
-def _stored(account: str = "alice") -> TokenSet:
-    """The token set the user's secret store holds, read as another process would."""
-    store = open_store(Config.load(paths.config_file()).store)
-    try:
-        tokens = read_token_set(store, "corp", account)
-    finally:
-        store.close()
-    assert tokens is not None
-    return tokens
+from sigilforge.testing.signin import sign_in, stored_tokens, write_provider
 
 
 def _expire(broker: Broker) -> None:
-    tokens = _stored()
+    tokens = stored_tokens()
     assert tokens.expires_at is not None
     time.sleep(max(0.0, tokens.expires_at - time.time()) + 0.1)
 
@@ -44,7 +29,7 @@ def _expire(broker: Broker) -> None:
 def _check_and_recover(broker: Broker, home: Home, server: AuthServer) -> str:
     acc = broker.get_account("corp", "alice")
     # Parses whole (StoreCorrupt otherwise): one item, replaced in one step.
-    _stored()
+    stored_tokens()
     result = run_cli_in(home.env, "get-token", "corp", "alice")
     if acc.status is AccountStatus.OK and result.returncode == 0:
         token = result.stdout.strip()
