@@ -15,13 +15,19 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["LONG_ENV", "REPORT_ENV", "Row", "count", "long_run", "main", "record"]
+__all__ = ["LONG_ENV", "REPORT_ENV", "Recorder", "Row", "count", "long_run", "main", "record"]
 
 LONG_ENV = "SIGILFORGE_HOSTILE_LONG"
 REPORT_ENV = "SIGILFORGE_HOSTILE_REPORT"
+
+
+# What the ``hostile_record`` fixture hands a test: record(category, case, cases, passed,
+# figures="").
+Recorder = Callable[..., None]
 
 
 def long_run() -> bool:

@@ -6,13 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from sigilforge.testing import hostile_report
-
-Recorder = Callable[..., None]
+from sigilforge.testing.hostile_report import Recorder
 
 
 @pytest.fixture

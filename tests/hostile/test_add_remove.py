@@ -20,8 +20,7 @@ from sigilforge.testing.broker_rig import BrokerRig, cli_command
 from sigilforge.testing.cli import RunCli
 from sigilforge.testing.confine import available, confined
 from sigilforge.testing.home import Home
-from sigilforge.testing.hostile_report import count
-from tests.hostile.conftest import Recorder
+from sigilforge.testing.hostile_report import Recorder, count
 
 REASONS = {"read-only": "Read-only file system", "full": "No space left on device"}
 

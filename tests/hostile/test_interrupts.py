@@ -24,10 +24,9 @@ from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.broker_rig import BrokerRig, cli_command
 from sigilforge.testing.cli import RunCli
 from sigilforge.testing.home import Home
-from sigilforge.testing.hostile_report import count
+from sigilforge.testing.hostile_report import Recorder, count
 from sigilforge.testing.signin import sign_in, write_provider
 from sigilforge.tokens import read_token_set
-from tests.hostile.conftest import Recorder
 from tests.hostile.test_rotation import sign_in as sign_in_cli
 from tests.hostile.test_rotation import stored_refresh_token
 

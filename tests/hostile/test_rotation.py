@@ -18,9 +18,8 @@ import pytest
 from sigilforge.testing.authserver import AuthServer, consent
 from sigilforge.testing.broker_rig import BrokerRig
 from sigilforge.testing.cli import CliFlow
-from sigilforge.testing.hostile_report import count
+from sigilforge.testing.hostile_report import Recorder, count
 from sigilforge.testing.signin import write_provider
-from tests.hostile.conftest import Recorder
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 
 from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.hostile_report import Recorder
 from sigilforge.testing.signin import write_provider
-from tests.hostile.conftest import Recorder
 from tests.hostile.test_rotation import sign_in, stored_refresh_token
 
 ODD = [1e20, math.inf, -5, "abc", math.nan, 0, "3600"]
