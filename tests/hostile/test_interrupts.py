@@ -1,7 +1,7 @@
 """Signals and kills aimed exactly between the server's rotation and the save.
 
 The fault-injection point (``SIGILFORGE_FAULT_PAUSE=after-rotate``) holds a refreshing
-process there; the test signals it and lets it go. SIGTERM and SIGINT wait for the save
+process there; the test signals it and lets it go. SIGTERM, SIGINT and SIGHUP wait for the save
 (0 refresh tokens lost); a SIGKILL cannot be deferred, so the in-flight marker makes the
 next call report it (``ReauthRequired``: a refresh was interrupted), never silently."""
 
@@ -73,7 +73,7 @@ def alive(server: AuthServer) -> bool:
     )
 
 
-@pytest.mark.parametrize(("sig", "usual_exit"), [(signal.SIGTERM, -15), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "usual_exit"), [(signal.SIGTERM, -15), (signal.SIGINT, 130), (signal.SIGHUP, -1)])
 def test_aimed_signals_wait_for_the_save(
     sig: signal.Signals,
     usual_exit: int,
