@@ -153,6 +153,9 @@ class TokenManager:
         self._unsaved: dict[_Key, TokenSet] = {}
         # Until when (clock) a provider's Retry-After forbids another refresh request.
         self._not_before: dict[_Key, float] = {}
+        # Why an account was marked for re-auth here: a later call says the same, not a
+        # bare "sign in again" (the refresh timer may be the one that found out).
+        self._reauth_reasons: dict[_Key, str] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -205,7 +208,12 @@ class TokenManager:
 
     def _load_tokens(self, acc: Account) -> TokenSet:
         if acc.status is AccountStatus.REAUTH_REQUIRED:
-            raise ReauthRequired(f"{acc.service}/{acc.account} needs to sign in again")
+            reason = self._reauth_reasons.get(acc.key)
+            raise ReauthRequired(
+                f"{acc.service}/{acc.account}: {reason}"
+                if reason
+                else f"{acc.service}/{acc.account} needs to sign in again"
+            )
         version = self._accounts.version()
         unsaved = self._unsaved.get(acc.key)
         if unsaved is not None and not self._save_unsaved(acc, unsaved):
@@ -476,6 +484,7 @@ class TokenManager:
 
     def _mark_reauth(self, acc: Account, reason: str, detail: str | None = None) -> None:
         self._accounts.update(acc.service, acc.account, status=AccountStatus.REAUTH_REQUIRED)
+        self._reauth_reasons[acc.key] = detail or reason
         self.forget(acc.service, acc.account)
         self._events.emit(events.ReauthRequired(acc.service, acc.account, reason))
         raise ReauthRequired(f"{acc.service}/{acc.account}: {detail or reason}")

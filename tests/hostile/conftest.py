@@ -6,9 +6,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from sigilforge.testing import hostile_report
+from sigilforge.testing.broker_rig import BrokerRig
 from sigilforge.testing.hostile_report import Recorder
 
 
@@ -18,3 +22,10 @@ def hostile_record() -> Recorder:
         hostile_report.record(hostile_report.Row(category, case, cases, passed, figures))
 
     return record
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[BrokerRig]:
+    """A private session with the broker activatable on it (no fault point set)."""
+    with BrokerRig(tmp_path / "rig") as mine:
+        yield mine

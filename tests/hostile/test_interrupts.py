@@ -73,7 +73,9 @@ def alive(server: AuthServer) -> bool:
     )
 
 
-@pytest.mark.parametrize(("sig", "usual_exit"), [(signal.SIGTERM, -15), (signal.SIGINT, 130), (signal.SIGHUP, -1)])
+@pytest.mark.parametrize(
+    ("sig", "usual_exit"), [(signal.SIGTERM, -15), (signal.SIGINT, 130), (signal.SIGHUP, -1)]
+)
 def test_aimed_signals_wait_for_the_save(
     sig: signal.Signals,
     usual_exit: int,

@@ -10,22 +10,12 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from sigilforge.testing.authserver import AuthServer, consent
 from sigilforge.testing.broker_rig import BrokerRig
 from sigilforge.testing.cli import CliFlow
 from sigilforge.testing.hostile_report import Recorder, count
 from sigilforge.testing.signin import write_provider
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[BrokerRig]:
-    with BrokerRig(tmp_path / "rig") as mine:
-        yield mine
 
 
 def sign_in(rig: BrokerRig) -> None:

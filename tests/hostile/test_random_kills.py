@@ -1,0 +1,107 @@
+"""SIGKILLs of the daemon at random moments while it refreshes rotating tokens.
+
+The daemon (activated on a private bus) serves short-lived tokens from a server that
+rotates refresh tokens and revokes the grant when a rotated-out one comes back. A
+GetToken or RefreshToken call is sent, and after a random delay (seeded, printed) the
+daemon is killed. The next call starts a new daemon: it must succeed, or fail with
+``ReauthRequired`` saying a refresh was interrupted (the in-flight marker). Anything
+else (a dead refresh token served as ``ok``, another error) is a silent loss.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig
+from sigilforge.testing.hostile_report import Recorder, count
+from sigilforge.testing.signin import write_provider
+from tests.hostile.test_rotation import sign_in
+
+# Wide enough to land before, inside and after a refresh on loopback.
+MAX_DELAY = 0.08
+
+
+def send(rig: BrokerRig, member: str) -> subprocess.Popen[str]:
+    """A call sent on the bus; its answer (if the daemon lives to give one) is not waited for."""
+    return subprocess.Popen(
+        [
+            "busctl",
+            "--user",
+            "call",
+            BUS_NAME,
+            OBJECT_PATH,
+            INTERFACE,
+            member,
+            "ss",
+            "corp",
+            "alice",
+        ],
+        env=rig.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def daemon_pid(rig: BrokerRig, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while (pid := rig.owner_pid()) is None:
+        assert time.monotonic() < deadline, "the daemon never came up\n" + rig.log_text()
+        time.sleep(0.02)
+    return pid
+
+
+def test_random_sigkills_of_the_daemon_lose_nothing_silently(
+    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder
+) -> None:
+    auth_server.token_lifetime = 1
+    assert auth_server.rotate
+    assert auth_server.reuse_detection
+    write_provider(rig.home, auth_server)
+    sign_in(rig)
+    rounds = count(15, int(os.environ.get("SIGILFORGE_HOSTILE_KILLS", "1000")))
+    seed = int(
+        os.environ.get("SIGILFORGE_HOSTILE_SEED", str(random.SystemRandom().randrange(2**32)))
+    )
+    print(f"random kills: seed {seed}, {rounds} rounds")
+    rng = random.Random(seed)
+    lost = silent = ok = 0
+    started = auth_server.token_requests("refresh_token")
+    assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
+    for round_no in range(rounds):
+        pid = daemon_pid(rig)
+        call = send(rig, rng.choice(("GetToken", "RefreshToken")))
+        time.sleep(rng.uniform(0, MAX_DELAY))
+        os.kill(pid, signal.SIGKILL)
+        call.wait(timeout=30)
+        assert rig.wait_gone(), "the killed daemon kept its name"
+        # A forced refresh: it only succeeds if the stored refresh token is alive.
+        got = rig.cli("refresh-token", "corp", "alice")
+        if got.returncode == 0:
+            ok += 1
+            continue
+        if got.returncode == 5 and "a refresh was interrupted" in got.stderr:
+            lost += 1
+        else:
+            silent += 1
+            print(f"round {round_no}: silent loss: exit {got.returncode}: {got.stderr.strip()}")
+            print(rig.log_text()[-3000:])
+        # Start over with a new grant, as the user would after the reported loss.
+        assert rig.cli("remove-account", "corp", "alice").returncode == 0
+        sign_in(rig)
+        assert rig.cli("get-token", "corp", "alice").returncode == 0
+    refreshes = auth_server.token_requests("refresh_token") - started
+    figures = f"seed {seed}, {refreshes} refreshes, {lost} lost (reported), {silent} silent"
+    print(f"random kills: {rounds} rounds, {ok} ok, {figures}")
+    hostile_record(
+        "interrupts",
+        "random SIGKILLs of the daemon during refreshes",
+        rounds,
+        rounds - silent,
+        figures,
+    )
+    assert silent == 0, f"{silent} silent losses (seed {seed})"
