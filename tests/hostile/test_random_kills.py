@@ -78,7 +78,8 @@ def test_random_sigkills_of_the_daemon_lose_nothing_silently(
         time.sleep(rng.uniform(0, MAX_DELAY))
         os.kill(pid, signal.SIGKILL)
         call.wait(timeout=30)
-        assert rig.wait_gone(), "the killed daemon kept its name"
+        # A call sent just before the kill may have activated the next daemon already.
+        assert rig.wait_gone() or rig.owner_pid() != pid, "the killed daemon kept its name"
         # A forced refresh: it only succeeds if the stored refresh token is alive.
         got = rig.cli("refresh-token", "corp", "alice")
         if got.returncode == 0:
