@@ -4,6 +4,10 @@ AddAccount replies at once with a handle; the flow's end is ``Response(u code, a
 results)`` on that handle (0 success, 1 cancelled, 2 failed), after which the object
 goes away. Only the caller may ``Cancel()``, and a caller that leaves the bus cancels
 its flows: nobody would be there to finish a browser sign-in for it.
+
+Each open flow holds a loopback listener and threads, so a caller may hold at most
+``PER_CALLER`` of them and all callers together ``OVERALL``; past that AddAccount is
+refused (``AccessDenied``, naming the limit) before anything is started.
 """
 
 from __future__ import annotations
@@ -38,9 +42,14 @@ from sigilforge.pending import Pending
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
 
-__all__ = ["CALLER", "Requests"]
+__all__ = ["CALLER", "OVERALL", "PER_CALLER", "Requests"]
 
 log = logging.getLogger(__name__)
+
+# A person signs in to a few accounts at a time; one flooding caller must not take the
+# daemon's file descriptors (a listener and threads per flow) from everyone else.
+PER_CALLER = 4
+OVERALL = 32
 
 # The unique name of the caller whose message is being dispatched. The message hook sets
 # it just before dbus-fast runs the method (a task copies the context when created), so
@@ -103,6 +112,7 @@ class Requests:
     def reserve(self, caller: str, handle_token: str | None) -> str:
         """Claim the handle path before the flow starts, so two calls cannot share it."""
         sender = caller or "unknown"  # a peer-to-peer caller has no bus name
+        _check_caps(caller, [r.caller for r in self._open.values()])
         if handle_token is None:
             # A caller may have picked a token that looks like ours: skip past it.
             path = request_path(sender, f"sigilforge{next(self._counter)}")
@@ -153,7 +163,7 @@ class Requests:
             return
         if caller != request.caller:
             raise _access_denied()
-        request.pending.cancel()
+        self._cancel_off_loop([request.pending])
 
     def cancel_all(self) -> None:
         for request in list(self._open.values()):
@@ -172,10 +182,21 @@ class Requests:
             self._caller_left(msg.body[0])
 
     def _caller_left(self, caller: str) -> None:
-        for request in list(self._open.values()):
-            if request.caller == caller and request.pending is not None:
-                log.info("caller %s left the bus; cancelling its add-account flow", caller)
-                request.pending.cancel()
+        pendings = [
+            r.pending for r in self._open.values() if r.caller == caller and r.pending is not None
+        ]
+        if pendings:
+            log.info("caller %s left the bus; cancelling its %d flow(s)", caller, len(pendings))
+            self._cancel_off_loop(pendings)
+
+    def _cancel_off_loop(self, pendings: list[Pending[Account]]) -> None:
+        # Cancelling closes a loopback listener and joins the flow's threads: on the loop
+        # it would hold every other caller's reply until the last thread ended.
+        def cancel_each() -> None:
+            for pending in pendings:
+                pending.cancel()
+
+        self._loop.run_in_executor(None, cancel_each)
 
     def _finish(self, path: str, pending: Pending[Account]) -> None:
         request = self._open.pop(path, None)
@@ -212,6 +233,18 @@ def _response(pending: Pending[Account]) -> tuple[int, dict[str, Variant]]:
         log.error("add-account flow failed unexpectedly: %s", describe_unexpected(exc))
     code, results = response_to_wire(pending.result(0) if exc is None else exc)
     return code, {name: Variant(sig, value) for name, (sig, value) in results.items()}
+
+
+def _check_caps(caller: str, open_callers: list[str]) -> None:
+    if len(open_callers) >= OVERALL:
+        raise AccessDenied(
+            f"too many sign-in flows open in the broker (limit {OVERALL}); retry later"
+        )
+    if caller and open_callers.count(caller) >= PER_CALLER:
+        raise AccessDenied(
+            f"too many sign-in flows open from this caller (limit {PER_CALLER});"
+            " finish or cancel one first"
+        )
 
 
 def _owner_rule(name: str) -> str:
