@@ -29,6 +29,7 @@ from sigilforge.errors import (
 from sigilforge.events import AccountAdded, AccountRemoved, EventHub, Listener
 from sigilforge.fileio import repair_unsafe_dir
 from sigilforge.model import (
+    API_KEY_MAX,
     AccessToken,
     Account,
     AccountKind,
@@ -50,8 +51,6 @@ from sigilforge.tokens import Refresher, TokenManager
 __all__ = ["Broker", "BrokerAPI", "GrantFlows"]
 
 log = logging.getLogger(__name__)
-
-_MAX_API_KEY = 16384
 
 
 class GrantFlows(Protocol):
@@ -363,6 +362,6 @@ def _clean_api_key(value: str | None, *, what: str = "API key") -> str:
     key = (value or "").removesuffix("\n").removesuffix("\r")
     if not key.strip():
         raise InvalidArgument(f"the {what} is empty")
-    if len(key) > _MAX_API_KEY or any(ord(c) < 32 or ord(c) == 127 for c in key):
+    if len(key) > API_KEY_MAX or any(ord(c) < 32 or ord(c) == 127 for c in key):
         raise InvalidArgument(f"the {what} has control characters or is too long")
     return key

@@ -13,6 +13,9 @@ from typing import Any
 from sigilforge.errors import InvalidArgument, StoreCorrupt
 
 __all__ = [
+    "ACCOUNT_MAX",
+    "API_KEY_MAX",
+    "SERVICE_MAX",
     "AccessToken",
     "Account",
     "AccountKind",
@@ -28,8 +31,11 @@ __all__ = [
 
 # A service is a short lowercase slug (it names a provider or an API); an account may be
 # an e-mail address. Neither may contain "/" (the reference separator) or whitespace.
-_SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_ACCOUNT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+SERVICE_MAX = 64
+ACCOUNT_MAX = 128
+API_KEY_MAX = 16384
+_SERVICE_RE = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{SERVICE_MAX - 1}}}")
+_ACCOUNT_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@+-]{{0,{ACCOUNT_MAX - 1}}}")
 
 
 def validate_service(value: str) -> str:

@@ -6,7 +6,8 @@ it is answered straight from the message hook on the event loop, without a task 
 thread hop, which is what keeps a cached token as cheap as an echo.
 
 The message hook also does what dbus-fast's dispatch cannot: it turns a call with the
-wrong argument types into ``InvalidArgs`` (dbus-fast would say ``UnknownMethod``),
+wrong argument types, or an argument bigger than ``limits`` allows, into ``InvalidArgs``
+(dbus-fast would say ``UnknownMethod``, or carry the string into the broker),
 remembers who is calling (for AddAccount's request path), and notes activity for the
 idle timer.
 """
@@ -29,13 +30,14 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus
 from sigilforge._version import __version__
 from sigilforge.dbus.errors import describe_unexpected, reply_for
 from sigilforge.dbus.interface import annotate, members, property_spec
+from sigilforge.dbus.limits import Limits, other_complaint
 from sigilforge.dbus.listing import SIGNATURE as LISTING_SIGNATURE
 from sigilforge.dbus.listing import EncodedReply, Listing, account_rows
-from sigilforge.dbus.names import INTERFACE, INVALID_ARGS, OBJECT_PATH
+from sigilforge.dbus.names import INTERFACE, OBJECT_PATH
 from sigilforge.dbus.options import parse_add_options
 from sigilforge.dbus.requests import CALLER, Requests
 from sigilforge.dbus.wire import removal_to_wire
-from sigilforge.errors import SigilforgeError
+from sigilforge.errors import InvalidArgument, SigilforgeError
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 
 if TYPE_CHECKING:
@@ -126,6 +128,7 @@ class BrokerInterface(ServiceInterface):
         self._answering: set[asyncio.Task[None]] = set()
         # Looked up once: the hook runs for every message the bus delivers.
         self._members = members(INTERFACE)
+        self._limits = Limits(INTERFACE)
         self.activity = Activity()
 
     def introspect(self) -> intr.Interface:
@@ -176,18 +179,16 @@ class BrokerInterface(ServiceInterface):
                 CALLER.set(msg.sender or "")
             return None
         self.activity.touch()
-        if msg.interface not in (INTERFACE, None):
-            return None
         spec = self._members.get(msg.member or "")
-        if spec is None or spec.signal:
-            return None
+        if msg.interface not in (INTERFACE, None) or spec is None or spec.signal:
+            too_big = other_complaint(msg.member, msg.body)
+            return None if too_big is None else _invalid_args(msg, too_big)
         expected = spec.in_signature
         if msg.signature != expected:
-            return Message.new_error(
-                msg,
-                INVALID_ARGS,
-                f"{msg.member} takes ({expected}), not ({msg.signature})",
-            )
+            return _invalid_args(msg, f"{msg.member} takes ({expected}), not ({msg.signature})")
+        too_big = self._limits.complaint(spec.name, msg.body)
+        if too_big is not None:
+            return _invalid_args(msg, too_big)
         if msg.member == "GetToken" and self._broker is not None:
             try:
                 cached = self._broker.cached_token(msg.body[0], msg.body[1])
@@ -328,6 +329,12 @@ class BrokerInterface(ServiceInterface):
                 self.account_removed(service, account)
             case ReauthRequired(service, account, reason):
                 self.reauth_required(service, account, reason)
+
+
+def _invalid_args(msg: Message, why: str) -> Message:
+    # Answered from the hook: nothing of the call reaches a task, the pool or the broker.
+    name, text = reply_for(InvalidArgument(why))
+    return Message.new_error(msg, name, text)
 
 
 def _as_dbus_error(exc: BaseException) -> DBusError:
