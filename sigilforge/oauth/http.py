@@ -4,10 +4,12 @@ Sigilforge errors whose text names the host, never a URL query or a body."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,11 +57,58 @@ class Reply:
 _LOOPBACK_PATTERNS = ("all://127.0.0.1", "all://localhost", "all://[::1]")
 
 
+class _Deadline:
+    """One request's overall time limit. httpx's timeouts are per read: an endpoint that
+    trickles a byte a second never trips them, and a refresh hung for 90 s. When the time
+    is up this shuts the request's sockets down, which ends a read blocked in another
+    thread (closing would not). Each request has a connection of its own (no keep-alive),
+    so the trace of its connect names every socket it uses."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if not event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed, or the TLS layer took it over
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class Http:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._client = httpx2.Client(
             timeout=httpx2.Timeout(timeout),
+            # See _Deadline: a reused connection's socket would be out of its reach.
+            limits=httpx2.Limits(max_keepalive_connections=0),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": f"sigilforge/{__version__}"},
             trust_env=True,
@@ -108,14 +157,19 @@ class Http:
     ) -> Reply:
         check_endpoint(url, what=what)
         host = urlsplit(url).netloc
+        deadline = _Deadline(self.timeout)
         try:
-            with self._client.stream(
-                method,
-                url,
-                data=data,
-                json=json_body,
-                auth=httpx2.BasicAuth(*auth) if auth else None,
-            ) as response:
+            with (
+                deadline,
+                self._client.stream(
+                    method,
+                    url,
+                    data=data,
+                    json=json_body,
+                    auth=httpx2.BasicAuth(*auth) if auth else None,
+                    extensions={"trace": deadline.trace},
+                ) as response,
+            ):
                 body = b""
                 for chunk in response.iter_bytes():
                     body += chunk
@@ -127,6 +181,8 @@ class Http:
         except httpx2.TimeoutException:
             raise Timeout(f"{what} at {host} did not answer in {self.timeout:g} s") from None
         except httpx2.HTTPError as exc:
+            if deadline.expired:
+                raise Timeout(f"{what} at {host} did not answer in {self.timeout:g} s") from None
             raise NetworkError(f"cannot reach {what} at {host} ({_why(exc)})") from None
         log.debug("%s %s at %s: HTTP %d", method, what, host, status)
         return Reply(status, content_type.lower(), body, retry_after)
