@@ -12,6 +12,7 @@ Scripting, for the failure tests::
     server.fail_next("503", count=3)           # token endpoint answers 503 three times
     server.fail_next("hang", delay=3)          # waits, then 503: a client times out
     server.fail_next("late", delay=3)          # does the work, answers only after a wait
+    server.fail_next("trickle", delay=1)       # 200, its body one byte every delay seconds
     server.fail_next("invalid_grant")          # refuses the next grant
     server.fail_next("html") / ("junk")        # 200 with a captive portal page / junk
     server.slow_down_next(2)                   # device polling: two slow_down answers
@@ -153,6 +154,7 @@ class AuthServer:
         self._tokens: dict[str, _Token] = {}
         self._devices: dict[str, _Device] = {}
         self._failures: list[_Failure] = []
+        self._stopping = threading.Event()
         self._slow_downs = 0
         self._counts: Counter[str] = Counter()
         self._server: _Server | None = None
@@ -176,6 +178,7 @@ class AuthServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -223,7 +226,9 @@ class AuthServer:
     # -- scripting and inspection ---------------------------------------------------------
 
     def fail_next(self, kind: str, *, count: int = 1, delay: float = 0.0) -> None:
-        assert kind in ("503", "429", "hang", "late", "invalid_grant", "html", "junk"), kind
+        assert kind in ("503", "429", "hang", "late", "trickle", "invalid_grant", "html", "junk"), (
+            kind
+        )
         with self._lock:
             self._failures.extend(_Failure(kind, delay) for _ in range(count))
 
@@ -380,6 +385,9 @@ class AuthServer:
                 return 429, {"error": "rate_limited"}, {"Retry-After": "120"}
             if failure.kind == "invalid_grant":
                 return 400, {"error": "invalid_grant", "error_description": "grant revoked"}
+            if failure.kind == "trickle":
+                body = b'{"access_token": "' + b"t" * 200 + b'", "token_type": "Bearer"}'
+                return 200, _Trickle(body, failure.delay or 1.0, self._stopping)
             if failure.kind == "html":
                 return 200, "<html><body>Sign in to the hotel Wi-Fi</body></html>"
             return 200, b"{not json"
@@ -510,6 +518,23 @@ class _Server(http.server.ThreadingHTTPServer):
     auth: AuthServer
 
 
+@dataclass
+class _Trickle:
+    """A body sent one byte every ``delay`` seconds, until sent, the client hangs up or
+    the server stops."""
+
+    data: bytes
+    delay: float
+    stopping: threading.Event
+
+    def send(self, out: Any) -> None:
+        for i in range(len(self.data)):
+            if self.stopping.wait(self.delay):
+                return
+            out.write(self.data[i : i + 1])
+            out.flush()
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -555,7 +580,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(404, {"error": "not_found"})
 
     def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        if isinstance(body, dict):
+        trickle = body if isinstance(body, _Trickle) else None
+        if trickle is not None:
+            data, ctype = trickle.data, "application/json"
+        elif isinstance(body, dict):
             data = json.dumps(body).encode()
             ctype = "application/json"
         elif isinstance(body, bytes):
@@ -570,7 +598,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if trickle is not None:
+                trickle.send(self.wfile)
+            else:
+                self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
 

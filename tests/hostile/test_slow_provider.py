@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.errors import Timeout
 from sigilforge.oauth.http import Http
+from sigilforge.testing.authserver import AuthServer
+from sigilforge.testing.broker_rig import BrokerRig
 from sigilforge.testing.hostile_report import Recorder
+from sigilforge.testing.signin import sign_in, write_provider
 
 pytestmark = pytest.mark.hostile
 
 _BODY = b'{"access_token": "' + b"t" * 120 + b'", "token_type": "Bearer"}'
+_KEY = "sk-" + "S" * 40
 _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
 
 
@@ -82,7 +89,8 @@ def test_a_trickling_token_endpoint_times_out_as_a_whole(
     assert "did not answer in 2 s" in got.value.message
     # The client gave up, not the server: it hung up with most of the answer unsent.
     assert trickler.gone.wait(30)
-    assert trickler.left_unsent and trickler.left_unsent[0] > 100, trickler.left_unsent
+    assert trickler.left_unsent, "the server never finished"
+    assert trickler.left_unsent[0] > 100, trickler.left_unsent
     hostile_record(
         "slow provider",
         "trickled answer ends at the deadline",
@@ -90,3 +98,73 @@ def test_a_trickling_token_endpoint_times_out_as_a_whole(
         1,
         f"{trickler.left_unsent[0]} bytes unsent",
     )
+
+
+@pytest.fixture
+def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[BrokerRig, AuthServer]]:
+    with BrokerRig(tmp_path / "rig") as own, AuthServer() as server:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", own.bus.address)
+        # Long enough that the other callers' answers cannot lose the race under load.
+        write_provider(own.home, server, http_timeout_secs=6.0)
+        own.add_api_key("openai", "work", _KEY)
+        yield own, server
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_a_stuck_refresh_does_not_hold_up_other_callers(
+    rig: tuple[BrokerRig, AuthServer], hostile_record: Recorder
+) -> None:
+    _, server = rig
+    events: list[str] = []
+    lock = threading.Lock()
+
+    def note(event: str) -> None:
+        with lock:
+            events.append(event)
+
+    setup = BlockingClient.connect(timeout=60)
+    try:
+        sign_in(setup, "alice")
+        assert setup.get_token("openai", "work").token == _KEY  # now cached in the daemon
+    finally:
+        setup.close()
+    refreshes = server.token_requests("refresh_token")
+    server.fail_next("trickle", delay=1.0)
+
+    def stuck() -> None:
+        client = BlockingClient.connect(timeout=60)
+        try:
+            client.refresh_token("corp", "alice")
+            note("refresh ended")
+        except Timeout:
+            note("refresh ended")
+        finally:
+            client.close()
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    try:
+        _wait(lambda: server.token_requests("refresh_token") > refreshes)
+        other = BlockingClient.connect(timeout=60)
+        try:
+            token = other.get_token("openai", "work").token
+            note("cached token answered")
+            names = sorted(a.account for a in other.list_accounts())
+            note("list answered")
+        finally:
+            other.close()
+    finally:
+        thread.join(timeout=60)
+    assert token == _KEY
+    assert names == ["alice", "work"]
+    assert events == ["cached token answered", "list answered", "refresh ended"]
+    # It ended because the trickled request was cut at its deadline (its body alone takes
+    # minutes), whether or not a retry then got a token.
+    assert server.token_requests("refresh_token") in (refreshes + 1, refreshes + 2)
+    hostile_record("slow provider", "others answered during a stuck refresh", 1, 1)
