@@ -67,28 +67,35 @@ def read_regular(path: Path, *, follow_symlinks: bool = False) -> bytes | None:
     ``follow_symlinks`` is for files we only read and users may keep elsewhere (a
     ``config.toml`` linked from a dotfiles repository); what it leads to must still be a
     regular file. A file we also write is never reached through a symlink."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
-    if not follow_symlinks:
-        flags |= os.O_NOFOLLOW
+    flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags)
+        fd = _open_regular(path, flags)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        # ELOOP: the last component is a symlink (O_NOFOLLOW).
-        if exc.errno in (errno.ELOOP, errno.ENXIO):
-            raise _refuse(path) from None
-        raise
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFile(path, _kind(st.st_mode))
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _open_regular(path: Path, flags: int, mode: int = 0o600) -> int:
+    """A descriptor on ``path`` if it is a regular file, else ``UnsafeFile``. Opened
+    without blocking, so a FIFO in its place is refused instead of hanging the caller."""
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        # ELOOP: the last component is a symlink (O_NOFOLLOW); ENXIO: a FIFO, write side.
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
+            raise _refuse(path) from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise UnsafeFile(path, _kind(st.st_mode))
+    return fd
 
 
 def make_dirs(path: Path, mode: int = 0o700) -> None:
@@ -130,17 +137,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, dir_mode: int = 
 def append_private(path: Path, text: str) -> None:
     """Append to a 0600 file, never through a symlink and never to a FIFO."""
     make_dirs(path.parent, 0o700)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = _open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags, 0o600)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO):
-            raise _refuse(path) from None
-        raise
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFile(path, _kind(st.st_mode))
         os.write(fd, text.encode("utf-8", "replace"))
     finally:
         os.close(fd)
