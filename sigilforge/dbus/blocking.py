@@ -8,16 +8,7 @@ raised as the same ``sigilforge.errors`` class the in-process ``Broker`` raises;
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-from jeepney import DBusAddress, MatchRule, MessageType, new_method_call
-from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import DBusConnection, open_dbus_connection
-from jeepney.low_level import HeaderFields, Message
 
 from sigilforge.dbus.errors import (
     Unreachable,
@@ -25,7 +16,7 @@ from sigilforge.dbus.errors import (
     lost_session_bus,
     no_session_bus,
 )
-from sigilforge.dbus.interface import in_signature
+from sigilforge.dbus.lean import Connection, ErrorReply, HandshakeError
 from sigilforge.dbus.names import (
     BUS_NAME,
     CALL_TIMEOUT,
@@ -35,41 +26,60 @@ from sigilforge.dbus.names import (
     REQUEST_INTERFACE,
     request_path,
 )
+from sigilforge.dbus.signatures import IN_SIGNATURES
 from sigilforge.errors import SigilforgeError, Timeout
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every run
 # The model (dataclasses) and friends load when a method needs them: ``call_once``, the
 # CLI's get-token path, needs none of it.
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from jeepney.io.blocking import DBusConnection
+    from jeepney.low_level import Message
+
     from sigilforge.model import AccessToken, Account, AddOptions, Removal
     from sigilforge.pending import Pending
 
-__all__ = ["BlockingClient"]
+__all__ = ["BlockingClient", "call_once", "call_once_whole"]
 
 _FLOW_WAIT = 900.0
+_AUTH_TIMEOUT = 5.0
 
-_BROKER = DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE)
 
-
-def _connect(timeout: float) -> DBusConnection:
+def _connect(timeout: float) -> Connection:
     try:
-        return open_dbus_connection("SESSION", auth_timeout=min(timeout, 5.0))
-    except (OSError, KeyError, ValueError, TimeoutError) as exc:
+        address = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+        return Connection.open(address, min(timeout, _AUTH_TIMEOUT))
+    except (OSError, KeyError, ValueError) as exc:
         # KeyError/ValueError: no or a malformed DBUS_SESSION_BUS_ADDRESS.
         raise no_session_bus(exc) from None
 
 
 def _call(
-    conn: DBusConnection, member: str, body: tuple[Any, ...], timeout: float
+    conn: Connection,
+    member: str,
+    body: tuple[Any, ...],
+    timeout: float,
+    *,
+    interface: str = INTERFACE,
 ) -> tuple[Any, ...]:
-    # The signature comes from the shipped XML, like the service's.
-    msg = new_method_call(_BROKER, member, in_signature(INTERFACE, member) or None, body)
+    # Our methods' signatures are generated from the shipped XML, as the service reads
+    # them from it; Peer.Ping (the one standard method we call) takes nothing.
+    signature = IN_SIGNATURES[interface][member] if interface == INTERFACE else ""
     try:
-        reply = conn.send_and_get_reply(msg, timeout=timeout)
-    except TimeoutError:
+        return conn.call(BUS_NAME, OBJECT_PATH, interface, member, signature, body, timeout)
+    except ErrorReply as exc:
+        raise error_from_reply(exc.name, exc.text) from None
+    except (TimeoutError, HandshakeError) as exc:
+        if not conn.greeted:
+            raise no_session_bus(exc) from None
         raise Timeout(f"the broker did not answer {member} within {timeout:g}s") from None
     except OSError as exc:
+        if not conn.greeted:
+            raise no_session_bus(exc) from None
         raise lost_session_bus(exc) from None
-    return _unwrap(reply)
 
 
 def call_once(member: str, *body: Any, timeout: float = CALL_TIMEOUT) -> Any:
@@ -86,18 +96,10 @@ def call_once_whole(member: str, *body: Any, timeout: float = CALL_TIMEOUT) -> t
         conn.close()
 
 
-def _unwrap(reply: Message) -> tuple[Any, ...]:
-    if reply.header.message_type is MessageType.error:
-        name = str(reply.header.fields.get(HeaderFields.error_name, ""))
-        text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
-        raise error_from_reply(name, text)
-    return tuple(reply.body)
-
-
 class BlockingClient:
     """``BrokerAPI`` over the session bus; the first call activates the daemon."""
 
-    def __init__(self, conn: DBusConnection, *, timeout: float = CALL_TIMEOUT) -> None:
+    def __init__(self, conn: Connection, *, timeout: float = CALL_TIMEOUT) -> None:
         self._conn = conn
         self._timeout = timeout
 
@@ -110,14 +112,7 @@ class BlockingClient:
 
     def ping(self) -> None:
         """Make sure a broker answers (starting it if need be), else ``Unreachable``."""
-        msg = new_method_call(
-            DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=PEER_INTERFACE),
-            "Ping",
-        )
-        try:
-            _unwrap(self._conn.send_and_get_reply(msg, timeout=self._timeout))
-        except TimeoutError:
-            raise Timeout("the broker did not answer a ping") from None
+        _call(self._conn, "Ping", (), self._timeout, interface=PEER_INTERFACE)
 
     def close(self) -> None:
         self._conn.close()
@@ -158,22 +153,34 @@ class BlockingClient:
         """Start the flow in the daemon; the prompt is there at once, the account when
         ``Response`` arrives. The flow runs on a connection of its own, watched by one
         thread, so this client stays usable and closing that connection cancels it."""
+        import contextlib
+        import threading
+
+        from jeepney import DBusAddress, MatchRule, new_method_call
+        from jeepney.bus_messages import message_bus
+
         from sigilforge.dbus.options import options_to_wire
         from sigilforge.model import AddOptions
         from sigilforge.pending import Pending
 
         options = options or AddOptions()
-        conn = _connect(self._timeout)
+        conn = _flow_connection(self._timeout)
         try:
             token = "cli_" + os.urandom(8).hex()
             path = request_path(conn.unique_name, token)
             rule = MatchRule(
                 type="signal", interface=REQUEST_INTERFACE, member="Response", path=path
             )
-            _unwrap(conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=self._timeout))
+            _flow_call(conn, message_bus.AddMatch(rule), "AddMatch", self._timeout)
             queue = conn.filter(rule, bufsize=4)
             wire = options_to_wire(options, token)
-            handle, prompt = _call(conn, "AddAccount", (service, account, wire), self._timeout)
+            call = new_method_call(
+                DBusAddress(OBJECT_PATH, bus_name=BUS_NAME, interface=INTERFACE),
+                "AddAccount",
+                IN_SIGNATURES[INTERFACE]["AddAccount"],
+                (service, account, wire),
+            )
+            handle, prompt = _flow_call(conn, call, "AddAccount", self._timeout)
         except BaseException:
             conn.close()
             raise
@@ -211,6 +218,34 @@ class BlockingClient:
 
         threading.Thread(target=watch, name="sigilforge-add-account", daemon=True).start()
         return pending
+
+
+# A sign-in flow waits for the Request's Response signal, so it runs on a jeepney
+# connection (match rules, a filter queue); only add-account pays for importing jeepney.
+def _flow_connection(timeout: float) -> DBusConnection:
+    from jeepney.io.blocking import open_dbus_connection
+
+    try:
+        return open_dbus_connection("SESSION", auth_timeout=min(timeout, _AUTH_TIMEOUT))
+    except (OSError, KeyError, ValueError, TimeoutError) as exc:
+        raise no_session_bus(exc) from None
+
+
+def _flow_call(conn: DBusConnection, msg: Message, member: str, timeout: float) -> Any:
+    from jeepney import MessageType
+    from jeepney.low_level import HeaderFields
+
+    try:
+        reply = conn.send_and_get_reply(msg, timeout=timeout)
+    except TimeoutError:
+        raise Timeout(f"the broker did not answer {member} within {timeout:g}s") from None
+    except OSError as exc:
+        raise lost_session_bus(exc) from None
+    if reply.header.message_type is MessageType.error:
+        name = str(reply.header.fields.get(HeaderFields.error_name, ""))
+        text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
+        raise error_from_reply(name, text)
+    return reply.body
 
 
 def _settle(pending: Pending[Account], code: int, results: Mapping[str, Any]) -> None:

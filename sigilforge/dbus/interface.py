@@ -14,7 +14,16 @@ from typing import Any, TypeVar
 
 from sigilforge.dbus.shipped import INTERFACE_XML, read
 
-__all__ = ["Arg", "Member", "annotate", "in_signature", "member", "members", "property_spec"]
+__all__ = [
+    "Arg",
+    "Member",
+    "annotate",
+    "in_signature",
+    "member",
+    "members",
+    "property_spec",
+    "signatures_source",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,6 +151,35 @@ def in_signature(interface: str, name: str) -> str:
     return member(interface, name).in_signature
 
 
+SIGNATURES_MODULE = "signatures.py"
+
+
+def signatures_source() -> str:
+    """The text of ``sigilforge/dbus/signatures.py``: every method's in-signature, from
+    the XML, for the CLI's client, which must not parse the XML on every run.
+    ``python -m sigilforge.dbus.interface`` writes it; a test checks it is current."""
+    lines = [
+        f'"""Generated from {INTERFACE_XML} by',
+        "``python -m sigilforge.dbus.interface``: do not edit (a test compares it with the XML).",
+        "",
+        "What a call of each method sends, for the CLI's client: parsing the XML on every",
+        "``sigilforge get-token`` cost more than the call.",
+        '"""',
+        "",
+        "IN_SIGNATURES: dict[str, dict[str, str]] = {",
+    ]
+    for interface, parsed in sorted(_parsed().items()):
+        lines.append(f'    "{interface}": {{')
+        lines += [
+            f'        "{name}": "{m.in_signature}",'
+            for name, m in sorted(parsed.members.items())
+            if not m.signal
+        ]
+        lines.append("    },")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def annotate(interface: str, name: str) -> Callable[[F], F]:
     """Give a handler the D-Bus types of the XML's ``name``, for dbus-fast's decorators
     (which read signatures from annotations; a plain signature string is accepted).
@@ -161,3 +199,10 @@ def annotate(interface: str, name: str) -> Callable[[F], F]:
         return fn
 
     return apply
+
+
+if __name__ == "__main__":
+    import os
+
+    with open(os.path.join(os.path.dirname(__file__), SIGNATURES_MODULE), "w") as out:
+        out.write(signatures_source())
