@@ -1,15 +1,21 @@
 """The ``sigilforge`` command's entry point: a fast path, then the full CLI.
 
-``sigilforge get-token SERVICE ACCOUNT`` and ``sigilforge resolve REF`` are what scripts
-run in loops, so in their plain form they go straight to the daemon with one blocking
-call, importing neither click nor the broker. Anything else, and any failure to reach a
-daemon, goes to the full CLI in ``sigilforge.cli`` (which falls back and says so).
+``sigilforge get-token SERVICE ACCOUNT``, ``sigilforge resolve REF`` and ``sigilforge
+list-accounts [--json]`` are what scripts run in loops, so in their plain form they go
+straight to the daemon with one blocking call, importing neither click, the model nor
+the broker (list-accounts prints through ``sigilforge.view``, as the full CLI does).
+Anything else, and any failure to reach a daemon, goes to the full CLI in
+``sigilforge.cli`` (which falls back and says so).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on every run
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["main"]
 
@@ -39,6 +45,8 @@ def _fast_path(args: list[str]) -> int | None:
     """The exit status, or None to leave the command to the full CLI."""
     if os.environ.get("SIGILFORGE_NO_DAEMON"):
         return None
+    if args in (["list-accounts"], ["list-accounts", "--json"]):
+        return _answer(args, lambda: _list_accounts(as_json=len(args) == 2))
     fmt: tuple[str, str | None] | None = None
     if len(args) >= 3 and args[0] == "get-token":
         member = "GetToken"
@@ -52,14 +60,17 @@ def _fast_path(args: list[str]) -> int | None:
         return None
     if any(arg.startswith("-") for arg in args[1:3]):
         return None  # options or --help: click's business
+    return _answer(args, lambda: _print_value(member, args[1:3], fmt))
 
-    from sigilforge.dbus.blocking import call_once_whole
+
+def _answer(args: list[str], work: Callable[[], None]) -> int | None:
+    """Runs ``work`` (one call, then its output) with the full CLI's error handling;
+    None if there is no daemon to ask."""
     from sigilforge.dbus.errors import Unreachable
     from sigilforge.errors import SigilforgeError
 
     try:
-        reply = call_once_whole(member, *args[1:3])
-        value = reply[0] if fmt is None else _render(fmt, reply)
+        work()
     except Unreachable:
         return None
     except SigilforgeError as exc:
@@ -70,9 +81,23 @@ def _fast_path(args: list[str]) -> int | None:
     except KeyboardInterrupt:
         print("sigilforge: interrupted", file=sys.stderr)
         return _EXIT_INTERRUPTED
+    return 0
+
+
+def _print_value(member: str, body: list[str], fmt: tuple[str, str | None] | None) -> None:
+    from sigilforge.dbus.blocking import call_once_whole
+
+    reply = call_once_whole(member, *body)
+    value = reply[0] if fmt is None else _render(fmt, reply)
     sys.stdout.write(f"{value}\n")
     sys.stdout.flush()
-    return 0
+
+
+def _list_accounts(*, as_json: bool) -> None:
+    from sigilforge.dbus.blocking import account_rows_once
+    from sigilforge.view import print_accounts
+
+    print_accounts(account_rows_once(), as_json=as_json)
 
 
 def _render(fmt: tuple[str, str | None], reply: tuple[object, ...]) -> str:

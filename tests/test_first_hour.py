@@ -14,7 +14,6 @@ import pytest
 
 from sigilforge._advice import with_advice
 from sigilforge.broker import Broker
-from sigilforge.cli.output import expiry, relative
 from sigilforge.dbus.errors import UNEXPECTED_MESSAGE, unexpected_message
 from sigilforge.errors import ReauthRequired, UnknownProvider
 from sigilforge.model import AddOptions
@@ -22,6 +21,7 @@ from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.cli import RunCli
 from sigilforge.testing.home import Home
 from sigilforge.testing.signin import sign_in, write_provider
+from sigilforge.view import expiry, relative
 
 IN_PROCESS = {"SIGILFORGE_NO_DAEMON": "1"}
 KEY = "sk-first-hour"

@@ -41,6 +41,7 @@ PRIVATE_MODULES = {
     "sigilforge.store",
     "sigilforge.testing",
     "sigilforge.tokens",
+    "sigilforge.view",
 }
 
 

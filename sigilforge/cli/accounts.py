@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import time
-from typing import TYPE_CHECKING
-
 import click
 
 from sigilforge.cli.app import State, cli, pass_state
 from sigilforge.cli.complete import complete_account, complete_service
-from sigilforge.cli.output import emphasis, expiry
 from sigilforge.cli.secret_input import read_secret
 from sigilforge.cli.signin import deliver_pasted_redirect, show_prompt, wait_for_sign_in
 from sigilforge.errors import InvalidArgument
-
-if TYPE_CHECKING:
-    from sigilforge.model import Account
+from sigilforge.view import print_accounts
 
 __all__ = ["add_account", "list_accounts", "remove_account"]
 
@@ -80,26 +73,7 @@ def add_account(
 @pass_state
 def list_accounts(state: State, as_json: bool) -> None:
     """List accounts (never a secret)."""
-    accounts = state.backend().list_accounts()
-    if as_json:
-        click.echo(json.dumps([a.to_dict() for a in accounts], indent=2))
-        return
-    if not accounts:
-        click.echo("no accounts", err=True)
-        return
-    now = time.time()
-    rows = [("SERVICE", "ACCOUNT", "KIND", "STATUS", "EXPIRES", "SCOPES")]
-    rows += [_row(a, now) for a in accounts]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for index, r in enumerate(rows):
-        line = "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
-        # Padding is computed on the plain text, so emphasis cannot skew the columns.
-        click.echo(emphasis(line.rstrip()) if index == 0 else line.rstrip())
-
-
-def _row(a: Account, now: float) -> tuple[str, str, str, str, str, str]:
-    expires = expiry(a.expires_at, now=now)
-    return (a.service, a.account, a.kind.value, a.status.value, expires, " ".join(a.scopes))
+    print_accounts([a.to_dict() for a in state.backend().list_accounts()], as_json=as_json)
 
 
 @cli.command("remove-account")

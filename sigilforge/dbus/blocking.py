@@ -26,6 +26,7 @@ from sigilforge.dbus.names import (
     REQUEST_INTERFACE,
     request_path,
 )
+from sigilforge.dbus.rows import account_row
 from sigilforge.dbus.signatures import IN_SIGNATURES
 from sigilforge.errors import SigilforgeError, Timeout
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from sigilforge.model import AccessToken, Account, AddOptions, Removal
     from sigilforge.pending import Pending
 
-__all__ = ["BlockingClient", "call_once", "call_once_whole"]
+__all__ = ["BlockingClient", "account_rows_once", "call_once", "call_once_whole"]
 
 _FLOW_WAIT = 900.0
 _AUTH_TIMEOUT = 5.0
@@ -80,6 +81,12 @@ def _call(
         if not conn.greeted:
             raise no_session_bus(exc) from None
         raise lost_session_bus(exc) from None
+
+
+def account_rows_once(*, timeout: float = CALL_TIMEOUT) -> list[dict[str, Any]]:
+    """``ListAccounts`` on a fresh connection, as plain rows (``rows.account_row``)."""
+    (rows,) = call_once_whole("ListAccounts", timeout=timeout)
+    return [account_row({k: v[1] for k, v in row.items()}) for row in rows]
 
 
 def call_once(member: str, *body: Any, timeout: float = CALL_TIMEOUT) -> Any:

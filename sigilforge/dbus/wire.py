@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sigilforge.dbus.errors import error_from_reply, reply_for
+from sigilforge.dbus.rows import account_row
 from sigilforge.errors import Cancelled, SigilforgeError
 from sigilforge.model import Account, AccountKind, AccountStatus, Removal
 
@@ -57,24 +58,17 @@ def account_to_wire(acc: Account) -> Wire:
 
 
 def account_from_wire(data: Mapping[str, Any]) -> Account:
+    row = account_row(data)
     return Account(
-        service=str(data["service"]),
-        account=str(data["account"]),
-        kind=AccountKind(data["kind"]),
-        provider=data.get("provider") or None,
-        scopes=tuple(data.get("scopes") or ()),
-        status=_status(data.get("status", "ok")),
-        created_at=int(data.get("created_at") or 0),
-        expires_at=int(data.get("expires_at") or 0) or None,
+        service=row["service"],
+        account=row["account"],
+        kind=AccountKind(row["kind"]),
+        provider=row["provider"],
+        scopes=tuple(row["scopes"]),
+        status=AccountStatus(row["status"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
     )
-
-
-def _status(value: str) -> AccountStatus:
-    # A newer daemon may report a status this client does not know yet.
-    try:
-        return AccountStatus(value)
-    except ValueError:
-        return AccountStatus.UNAVAILABLE
 
 
 def removal_to_wire(removal: Removal) -> Wire:
