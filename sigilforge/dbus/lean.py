@@ -10,7 +10,7 @@ the way sd-bus does it: the SASL ``AUTH``, ``BEGIN``, ``Hello`` and the first ca
 one write, so a one-shot call costs one round trip through the bus.
 
 Values cross as jeepney hands them: a variant is a ``(signature, value)`` pair, an array
-a list, a dict entry array a dict, a struct a tuple.
+a list (``ay`` bytes), a dict entry array a dict, a struct a tuple.
 """
 
 from __future__ import annotations
@@ -228,6 +228,9 @@ class _Reader:
         c = element[0]
         self.align(_alignment(element))
         end = self.pos + length
+        if element == "y":  # bytes, as jeepney gives them
+            self.pos = end
+            return bytes(self.data[end - length : end])
         if c == "{":
             key, item = _split(element[1:-1])
             entries = {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 __all__ = [
     "BUS_NAME",
     "CALL_TIMEOUT",
@@ -43,7 +41,7 @@ CALL_TIMEOUT = 60.0
 REQUEST_INTERFACE = "org.sigilforge.Broker1.Request"
 REQUEST_ROOT = "/org/sigilforge/Broker1/request"
 
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+_TOKEN_PATTERN = r"[A-Za-z0-9_]{1,64}"
 
 
 def sender_part(unique_name: str) -> str:
@@ -52,7 +50,9 @@ def sender_part(unique_name: str) -> str:
 
 
 def valid_handle_token(token: str) -> bool:
-    return bool(_TOKEN_RE.fullmatch(token))
+    import re  # here: the CLI imports this module on every run and needs no regex
+
+    return bool(re.fullmatch(_TOKEN_PATTERN, token))
 
 
 def request_path(unique_name: str, handle_token: str) -> str:

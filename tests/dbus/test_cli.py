@@ -90,18 +90,39 @@ def test_without_any_session_bus_the_cli_says_so_and_carries_on(tmp_path: Path) 
     assert "no account openai/work" in done.stderr
 
 
-def test_get_token_over_the_bus_imports_neither_click_nor_the_broker(
-    broker_rig: BrokerRig,
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (("get-token", "openai", "work"), "sk-lean\n"),
+        (("list-accounts",), "openai   work     api_key  ok      never"),
+        (("list-accounts", "--json"), '"service": "openai"'),
+    ],
+)
+def test_the_scripted_verbs_over_the_bus_import_only_the_lean_client(
+    broker_rig: BrokerRig, args: tuple[str, ...], shown: str
 ) -> None:
-    # What keeps `sigilforge get-token` near a bare jeepney call (timed in bench/).
+    # What keeps `sigilforge get-token` and `list-accounts` near a bare call (timed in bench/).
     broker_rig.add_api_key("openai", "work", "sk-lean")
-    done = broker_rig.run(
-        sys.executable, "-X", "importtime", "-m", "sigilforge", "get-token", "openai", "work"
-    )
-    assert done.stdout == "sk-lean\n"
+    done = broker_rig.run(sys.executable, "-X", "importtime", "-m", "sigilforge", *args)
+    assert shown in done.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    assert "jeepney" in imported
-    assert not {"click", "sigilforge.broker", "sigilforge.store", "asyncio"} & imported
+    assert "sigilforge.dbus.lean" in imported
+    heavy = {"click", "jeepney", "typing", "dataclasses", "sigilforge.model", "sigilforge.broker"}
+    assert not (heavy | {"sigilforge.store", "asyncio", "xml"}) & imported
+
+
+def test_list_accounts_prints_the_same_over_the_bus_as_in_process(broker_rig: BrokerRig) -> None:
+    broker_rig.add_api_key("openai", "work", "sk-1")
+    broker_rig.add_api_key("anthropic", "home", "sk-2")
+    for args in (("list-accounts",), ("list-accounts", "--json")):
+        over_bus = broker_rig.cli(*args)
+        in_process = broker_rig.cli("--no-daemon", *args)
+        assert (over_bus.returncode, over_bus.stderr) == (0, ""), args
+        assert over_bus.stdout == in_process.stdout, args
+    # -v takes the full CLI through the daemon: the same table again.
+    full = broker_rig.cli("-v", "list-accounts")
+    assert full.stdout == broker_rig.cli("list-accounts").stdout
+    assert "asked the broker daemon" in full.stderr
 
 
 def test_every_public_name_still_imports_from_the_package() -> None:
