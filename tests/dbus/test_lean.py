@@ -37,7 +37,8 @@ def test_rows_know_every_account_status_of_the_model() -> None:
 
 
 def test_a_row_is_what_the_model_would_print() -> None:
-    wire = {"service": "openai", "account": "work", "kind": "api_key", "status": "ok"}
+    wire: dict[str, Any] = {"service": "openai", "account": "work", "kind": "api_key"}
+    wire["status"] = "ok"
     wire |= {"scopes": ["x"], "created_at": 5, "expires_at": 0, "provider": ""}
     row = rows.account_row(wire)
     account = Account.from_dict(row)
