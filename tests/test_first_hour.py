@@ -3,8 +3,6 @@ command, output fit for a terminal and for a pipe, no waits on closed input."""
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ from sigilforge.dbus.errors import UNEXPECTED_MESSAGE, unexpected_message
 from sigilforge.errors import ReauthRequired, UnknownProvider
 from sigilforge.model import AddOptions
 from sigilforge.testing.authserver import AuthServer
-from sigilforge.testing.cli import RunCli
+from sigilforge.testing.cli import RunCli, on_a_terminal
 from sigilforge.testing.home import Home
 from sigilforge.testing.signin import sign_in, write_provider
 from sigilforge.view import expiry, relative
@@ -151,36 +149,12 @@ def test_list_accounts_says_never_for_no_expiry(cli: RunCli) -> None:
     assert table[1].split()[:5] == ["openai", "work", "api_key", "ok", "never"]
 
 
-def _on_a_terminal(env: dict[str, str], *args: str) -> str:
-    main, child = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sigilforge", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=child,
-        stderr=subprocess.PIPE,
-    )
-    os.close(child)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not chunk:
-            break
-        out += chunk
-    proc.wait(60)
-    os.close(main)
-    return out.decode()
-
-
 def test_emphasis_only_on_a_terminal_and_never_with_no_color(home: Home, cli: RunCli) -> None:
     cli("add-account", "openai", "work", "--api-key-stdin", stdin=KEY)
     env = home.env | IN_PROCESS
     env.pop("NO_COLOR", None)
-    assert "\x1b[1m" in _on_a_terminal(env, "list-accounts")
-    assert "\x1b" not in _on_a_terminal(env | {"NO_COLOR": "1"}, "list-accounts")
+    assert "\x1b[1m" in on_a_terminal(env, "list-accounts")
+    assert "\x1b" not in on_a_terminal(env | {"NO_COLOR": "1"}, "list-accounts")
     assert "\x1b" not in cli("list-accounts").stdout
 
 

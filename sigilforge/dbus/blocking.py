@@ -73,7 +73,9 @@ def _call(
         return conn.call(BUS_NAME, OBJECT_PATH, interface, member, signature, body, timeout)
     except ErrorReply as exc:
         raise error_from_reply(exc.name, exc.text) from None
-    except (TimeoutError, HandshakeError) as exc:
+    except HandshakeError as exc:
+        raise no_session_bus(exc) from None
+    except TimeoutError as exc:
         if not conn.greeted:
             raise no_session_bus(exc) from None
         raise Timeout(f"the broker did not answer {member} within {timeout:g}s") from None

@@ -9,12 +9,14 @@ happens."""
 
 from __future__ import annotations
 
+import os
+import pty
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["CliFlow", "RunCli", "run_cli_in"]
+__all__ = ["CliFlow", "RunCli", "on_a_terminal", "run_cli_in"]
 
 RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
 
@@ -31,6 +33,31 @@ def run_cli_in(
         timeout=timeout,
         check=False,
     )
+
+
+def on_a_terminal(env: dict[str, str], *args: str) -> str:
+    """What the command writes to stdout when that is a terminal (a pty)."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sigilforge", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=child,
+        stderr=subprocess.PIPE,
+    )
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(60)
+    os.close(main)
+    return out.decode()
 
 
 class CliFlow:

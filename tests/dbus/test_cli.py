@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.cli import on_a_terminal
 
 NOTICE = "no broker daemon reachable"
 
@@ -123,6 +124,18 @@ def test_list_accounts_prints_the_same_over_the_bus_as_in_process(broker_rig: Br
     full = broker_rig.cli("-v", "list-accounts")
     assert full.stdout == broker_rig.cli("list-accounts").stdout
     assert "asked the broker daemon" in full.stderr
+
+
+def test_over_the_bus_emphasis_is_only_on_a_terminal_without_no_color(
+    broker_rig: BrokerRig,
+) -> None:
+    broker_rig.add_api_key("openai", "work", "sk-1")
+    env = dict(broker_rig.env)
+    env.pop("NO_COLOR", None)
+    shown = on_a_terminal(env, "list-accounts")
+    assert shown.startswith("\x1b[1mSERVICE")
+    assert shown == on_a_terminal(env | {"SIGILFORGE_NO_DAEMON": "1"}, "list-accounts")
+    assert "\x1b" not in on_a_terminal(env | {"NO_COLOR": "1"}, "list-accounts")
 
 
 def test_every_public_name_still_imports_from_the_package() -> None:
