@@ -382,7 +382,9 @@ class Connection:
 
     def _receive(self, deadline: float) -> tuple[int, dict[int, object], str, bytes]:
         self._fill(16, deadline)
-        order = "<" if self._buf[:1] == b"l" else ">"
+        order = {b"l": "<", b"B": ">"}.get(bytes(self._buf[:1]))
+        if order is None:
+            raise ConnectionResetError(104, "garbled message from the bus")
         kind = self._buf[1]
         body_len, _, fields_len = struct.unpack_from(order + "III", self._buf, 4)
         start = 16 + fields_len + (-(16 + fields_len) % 8)
