@@ -81,6 +81,11 @@ def _answer(args: list[str], work: Callable[[], None]) -> int | None:
     except KeyboardInterrupt:
         print("sigilforge: interrupted", file=sys.stderr)
         return _EXIT_INTERRUPTED
+    except Exception as exc:
+        # As the full CLI does: no traceback on the terminal, the details in a private log.
+        from sigilforge.cli.app import report_unexpected
+
+        return report_unexpected(exc)
     return 0
 
 

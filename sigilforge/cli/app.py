@@ -21,7 +21,15 @@ from sigilforge.errors import SigilforgeError
 if TYPE_CHECKING:
     from sigilforge.broker import BrokerAPI
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "State", "cli", "main", "pass_state"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "State",
+    "cli",
+    "main",
+    "pass_state",
+    "report_unexpected",
+]
 
 log = logging.getLogger("sigilforge")
 
@@ -155,14 +163,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:
-        from sigilforge import paths
-
-        _log_unexpected(exc)
-        _fail(f"unexpected error; details are in {paths.log_file()}", 1)
+        sys.exit(report_unexpected(exc))
 
 
-def _log_unexpected(exc: BaseException) -> None:
-    # Where it was raised goes to a private file, never to the terminal.
+def report_unexpected(exc: BaseException) -> int:
+    """One line on stderr and the exit status for an error nobody foresaw; where it was
+    raised goes to a private file, never to the terminal."""
     from sigilforge import paths
     from sigilforge.errors import describe_unexpected
     from sigilforge.fileio import UnsafeFile, append_private
@@ -171,3 +177,5 @@ def _log_unexpected(exc: BaseException) -> None:
     # A symlink or FIFO planted at the log's path is refused, never followed.
     with contextlib.suppress(OSError, UnsafeFile):
         append_private(paths.log_file(), f"{stamp} unexpected error: {describe_unexpected(exc)}\n")
+    print(f"sigilforge: unexpected error; details are in {paths.log_file()}", file=sys.stderr)
+    return 1

@@ -4,18 +4,23 @@ the shipped XML's."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jeepney import DBusAddress, new_method_call, new_method_return
-from jeepney.low_level import HeaderFields, Parser
+from jeepney.low_level import Endianness, Header, HeaderFields, Message, MessageType, Parser
 
 from sigilforge.dbus import interface, lean, rows, signatures
 from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.dbus.errors import Unreachable
 from sigilforge.model import Account, AccountStatus
 from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.cli import run_cli_in
+from sigilforge.testing.env import isolated_env
 
 _OPTIONS = {
     "api_key": ("s", "k\u00e9y"),
@@ -77,8 +82,6 @@ def test_it_reads_replies_jeepney_sends_in_either_byte_order(order: str) -> None
     call = new_method_call(DBusAddress("/o", "org.x", "org.x"), "M")
     call.header.serial = 3
     reply = new_method_return(call, "aa{sv}x", ([_OPTIONS], 42))
-    from jeepney.low_level import Endianness
-
     reply.header.endianness = Endianness.little if order == "<" else Endianness.big
     data = reply.serialise(serial=9)
     conn = lean.Connection.__new__(lean.Connection)
@@ -145,3 +148,52 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def test_a_garbled_reply_is_one_line_and_no_traceback(tmp_path: Path) -> None:
+    # A "bus" that accepts the handshake, then answers the call with a string that is not
+    # UTF-8: the fast path must end as the full CLI does on the unforeseen.
+    reply = Message(
+        Header(
+            Endianness.little,
+            MessageType.method_return,
+            0,
+            1,
+            -1,
+            5,
+            {
+                HeaderFields.reply_serial: 2,
+                HeaderFields.signature: "s",
+            },
+        ),
+        ("XXXX",),
+    ).serialise()
+    garbled = reply.replace(b"XXXX", b"\xff\xfe\xfd\xfc")
+    path = str(tmp_path / "bus")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    server.settimeout(30)
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(30)
+                conn.recv(65536)  # AUTH, BEGIN, Hello and the call: one write
+                conn.sendall(b"OK 0123456789abcdef\r\n" + garbled)
+                conn.recv(1)  # until the client hangs up
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    home = tmp_path / "home"
+    env = isolated_env(home) | {"DBUS_SESSION_BUS_ADDRESS": f"unix:path={path}"}
+    try:
+        done = run_cli_in(env, "get-token", "openai", "work", timeout=60)
+    finally:
+        server.close()
+        thread.join(30)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("sigilforge: unexpected error; details are in ")
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr + done.stdout
