@@ -167,8 +167,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report_unexpected(exc: BaseException) -> int:
-    """One line on stderr and the exit status for an error nobody foresaw; where it was
-    raised goes to a private file, never to the terminal."""
+    """One line on stderr and the exit status for an error nobody foresaw."""
+    from sigilforge import paths
+
+    _log_unexpected(exc)
+    print(f"sigilforge: unexpected error; details are in {paths.log_file()}", file=sys.stderr)
+    return 1
+
+
+def _log_unexpected(exc: BaseException) -> None:
+    # Where it was raised goes to a private file, never to the terminal.
     from sigilforge import paths
     from sigilforge.errors import describe_unexpected
     from sigilforge.fileio import UnsafeFile, append_private
@@ -177,5 +185,3 @@ def report_unexpected(exc: BaseException) -> int:
     # A symlink or FIFO planted at the log's path is refused, never followed.
     with contextlib.suppress(OSError, UnsafeFile):
         append_private(paths.log_file(), f"{stamp} unexpected error: {describe_unexpected(exc)}\n")
-    print(f"sigilforge: unexpected error; details are in {paths.log_file()}", file=sys.stderr)
-    return 1
