@@ -11,11 +11,10 @@ of this package and must not pay for the broker, the store and their dependencie
 
 # Every import here is underscored or lazy: a public attribute of this package is one
 # in ``__all__`` (tests/test_public_api.py holds it to that).
-import importlib as _importlib
-
 from sigilforge._version import __version__
 
-# typing.TYPE_CHECKING without importing typing, ~3 ms of every ``sigilforge get-token``.
+# typing.TYPE_CHECKING without importing typing, ~3 ms of every ``sigilforge get-token``
+# (importlib, too, loads only when a lazy name is first asked for).
 _TYPE_CHECKING = False
 if _TYPE_CHECKING:
     import typing as _typing
@@ -88,6 +87,8 @@ _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names
 
 
 def __getattr__(name: str) -> "_typing.Any":
+    import importlib as _importlib
+
     if name in ("events", "refresh_guard"):
         # Events are named as the D-Bus signals they become, so ``events.ReauthRequired``
         # (the event) lives beside ``ReauthRequired`` (the error) in a namespace of its own.
