@@ -8,16 +8,15 @@ on the very next call, with no wait in between.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from sigilforge import AddOptions, Broker
 from sigilforge.errors import StoreLocked
-from sigilforge.store import SecretKey, SecretKind
-from sigilforge.store import secret_items
+from sigilforge.store import SecretKey, SecretKind, secret_items
 from sigilforge.store.base import SCHEMA
 from sigilforge.store.secret_service import SecretServiceStore
 from sigilforge.testing.env import isolated_env
@@ -28,10 +27,10 @@ A, B, C = (SecretKey("openai", name, SecretKind.API_KEY) for name in ("a", "b", 
 
 
 @pytest.fixture
-def keyring(fresh_keyring: Isolated, monkeypatch: pytest.MonkeyPatch) -> Iterator[Isolated]:
+def keyring(fresh_keyring: Isolated, monkeypatch: pytest.MonkeyPatch) -> Isolated:
     for name, value in fresh_keyring.env.items():
         monkeypatch.setenv(name, value)
-    yield fresh_keyring
+    return fresh_keyring
 
 
 @pytest.fixture
@@ -137,14 +136,14 @@ def test_more_changes_than_the_queue_keeps_end_in_a_full_search(
 
 
 def test_a_replaced_keyring_is_searched_afresh(
-    keyring: Isolated, store: SecretServiceStore, tmp_path: os.PathLike[str]
+    keyring: Isolated, store: SecretServiceStore, tmp_path: Path
 ) -> None:
     assert keyring.keyring is not None
     store.set(A, "sk-a")
     assert store.present([A, B]) == {A}
     # Another gnome-keyring, with keyrings of its own (B only), takes over the bus name:
     # it never sent a signal about A, yet A is not there any more.
-    other = isolated_env(tmp_path / "other")  # type: ignore[operator]
+    other = isolated_env(tmp_path / "other")
     env = {**other, "DBUS_SESSION_BUS_ADDRESS": keyring.env["DBUS_SESSION_BUS_ADDRESS"]}
     keyring.keyring.stop()
     with HeadlessKeyring(env):
