@@ -17,7 +17,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import secretstorage
 from jeepney.wrappers import DBusErrorResponse
@@ -31,8 +31,10 @@ from secretstorage.util import open_session
 
 from sigilforge.errors import StoreLocked, StoreUnavailable
 from sigilforge.store.base import SecretKey
-from sigilforge.store.secret_items import SecretItems
 from sigilforge.store.secret_read import read_secret
+
+if TYPE_CHECKING:
+    from sigilforge.store.secret_items import SecretItems
 
 __all__ = ["SecretServiceStore"]
 
@@ -171,6 +173,9 @@ class SecretServiceStore:
         def op(collection: Any) -> frozenset[SecretKey]:
             # Attributes only, never a secret, cross the bus for a status; and once the
             # items are known, one round trip per call (see ``SecretItems``).
+            # Imported when first listed: a daemon's first token needs none of it.
+            from sigilforge.store.secret_items import SecretItems
+
             items = self._items
             if items is None or items.connection is not collection.connection:
                 items = self._items = SecretItems(collection.connection)
