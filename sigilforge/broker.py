@@ -44,7 +44,7 @@ from sigilforge.model import (
 )
 from sigilforge.pending import Pending
 from sigilforge.resolve import Resolver
-from sigilforge.status import with_store_status
+from sigilforge.status import StoreStatus
 from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
 from sigilforge.tokens import Refresher, TokenManager
 
@@ -105,6 +105,7 @@ class Broker:
         self._providers_file = providers_file
         self._accounts = accounts
         self._secrets = secrets
+        self._status = StoreStatus(secrets)
         self._events = EventHub()
         self._oauth_factory = oauth
         self._oauth_flows: GrantFlows | None = None
@@ -167,7 +168,7 @@ class Broker:
 
     def list_accounts(self) -> list[Account]:
         """Every account, its status as the secret store has it now."""
-        return with_store_status(self._accounts.list(), self._secrets)
+        return self._status.overlay(self._accounts.list())
 
     def get_account(self, service: str, account: str) -> Account:
         return self._accounts.get(validate_service(service), validate_account(account))

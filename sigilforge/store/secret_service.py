@@ -17,7 +17,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import secretstorage
 from jeepney.wrappers import DBusErrorResponse
@@ -31,7 +31,10 @@ from secretstorage.util import open_session
 
 from sigilforge.errors import StoreLocked, StoreUnavailable
 from sigilforge.store.base import SecretKey
-from sigilforge.store.secret_read import present_keys, read_secret
+from sigilforge.store.secret_read import read_secret
+
+if TYPE_CHECKING:
+    from sigilforge.store.secret_items import SecretItems
 
 __all__ = ["SecretServiceStore"]
 
@@ -68,8 +71,8 @@ class SecretServiceStore:
         self._lock = threading.RLock()
         self._connection: Any = None
         self._collection: Any = None
-        # Item path -> its attributes, for ``present`` (see ``present_keys``).
-        self._known: dict[str, tuple[str, ...]] = {}
+        # Our items on the kept connection, followed from its signals, for ``present``.
+        self._items: SecretItems | None = None
 
     def _open(self) -> Any:
         if self._collection is not None:
@@ -98,7 +101,7 @@ class SecretServiceStore:
             with contextlib.suppress(OSError):
                 self._connection.close()
         self._connection = self._collection = None
-        self._known.clear()  # item paths mean nothing on another connection
+        self._items = None  # item paths mean nothing on another connection
 
     def _call(self, op: Callable[[Any], T], *, check_locked: bool = True) -> T:
         with self._lock:
@@ -168,10 +171,20 @@ class SecretServiceStore:
 
     def present(self, keys: Sequence[SecretKey]) -> frozenset[SecretKey]:
         def op(collection: Any) -> frozenset[SecretKey]:
-            # A search reads attributes only: no secret crosses the bus for a status.
-            return present_keys(collection.connection, keys, self._known)
+            # Attributes only, never a secret, cross the bus for a status; and once the
+            # items are known, one round trip per call (see ``SecretItems``).
+            # Imported when first listed: a daemon's first token needs none of it.
+            from sigilforge.store.secret_items import SecretItems
 
-        return self._call(op)
+            items = self._items
+            if items is None or items.connection is not collection.connection:
+                items = self._items = SecretItems(collection.connection)
+            if items.refresh():
+                raise StoreLocked(_LOCKED_HINT)
+            return items.present(keys)
+
+        # ``refresh`` asks whether the collection is locked itself.
+        return self._call(op, check_locked=False)
 
     def close(self) -> None:
         with self._lock:
