@@ -50,6 +50,7 @@ _ASIDE = ".corrupt-"
 class _Contents:
     """The file as read: the accounts, and what must survive a rewrite untouched."""
 
+    # In key order, the order ``list`` gives and the file keeps: a listing is a copy.
     accounts: dict[tuple[str, str], Account] = field(default_factory=dict)
     raw: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     unreadable: list[Any] = field(default_factory=list)
@@ -145,7 +146,7 @@ class AccountStore:
         return aside
 
     def list(self) -> list[Account]:
-        return sorted(self._load().values(), key=lambda a: a.key)
+        return list(self._load().values())
 
     def get(self, service: str, account: str) -> Account:
         found = self._load().get((service, account))
@@ -252,7 +253,10 @@ class AccountStore:
             # Fields we do not know stay; the ones we know are ours to set.
             raw[key] = {**contents.raw.get(key, {}), **accounts[key].to_dict()}
             encoded[key] = _encode_record(raw[key])
-        records = [encoded[key] for key in sorted(accounts)]
+        # ``accounts`` is the key-ordered dict read plus a change: nearly sorted, so this
+        # sort is one pass, not a full sort per write.
+        order = sorted(accounts)
+        records = [encoded[key] for key in order]
         records += [_encode_record(item) for item in contents.unreadable]
         data = _document(contents.extra, records)
         try:
@@ -264,8 +268,9 @@ class AccountStore:
             raise StoreUnavailable(f"cannot write {self.path}: {reason}") from None
         # What we just wrote is what the file holds (we hold the lock): the next read
         # (the refresh timer's wake-up, the next add's check) need not parse it again.
+        in_order = {key: accounts[key] for key in order}
         written = _Contents(
-            dict(accounts), raw, contents.unreadable, contents.extra, source=data, encoded=encoded
+            in_order, raw, contents.unreadable, contents.extra, source=data, encoded=encoded
         )
         self._cache = (self.version(), written)
 
@@ -297,6 +302,7 @@ def _parse(raw: bytes) -> _Contents:
             continue
         contents.accounts[acc.key] = acc
         contents.raw[acc.key] = item
+    contents.accounts = dict(sorted(contents.accounts.items()))
     return contents
 
 
