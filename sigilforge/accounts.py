@@ -23,6 +23,7 @@ What the file may turn out to be, and what happens then (``StoreCorrupt`` unless
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import logging
@@ -50,16 +51,20 @@ _ASIDE = ".corrupt-"
 class _Contents:
     """The file as read: the accounts, and what must survive a rewrite untouched."""
 
-    # In key order, the order ``list`` gives and the file keeps: a listing is a copy.
     accounts: dict[tuple[str, str], Account] = field(default_factory=dict)
     raw: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     unreadable: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     read_only: str | None = None
-    # The bytes this was parsed from or written as, and each account's record as encoded
-    # in them: what lets a rewrite skip the parse and the encoding of unchanged records.
+    # What makes one change cost the same at 1,000 accounts as at 10: the bytes this was
+    # parsed from or written as (a reread finding them unchanged skips the parse), the
+    # accounts in key order (the order ``list`` gives and the file keeps, so a listing is
+    # a copy) and, once written, each one's record as encoded in the file, in that order,
+    # then the unreadable ones; a change edits these lists at one place.
     source: bytes | None = None
-    encoded: dict[tuple[str, str], str] = field(default_factory=dict)
+    listed: list[Account] = field(default_factory=list)
+    records: list[str] | None = None
+    unreadable_records: list[str] = field(default_factory=list)
 
 
 class AccountStore:
@@ -146,7 +151,9 @@ class AccountStore:
         return aside
 
     def list(self) -> list[Account]:
-        return list(self._load().values())
+        self._load()
+        assert self._cache is not None
+        return list(self._cache[1].listed)
 
     def get(self, service: str, account: str) -> Account:
         found = self._load().get((service, account))
@@ -183,13 +190,11 @@ class AccountStore:
         the undo that runs if the file cannot be written (all-or-nothing, DESIGN 4)."""
         with locked(self._lock_path, timeout=self._lock_timeout):
             contents = self._writable()
-            accounts = dict(contents.accounts)
-            if accounts.get(account.key) != replace:
+            if contents.accounts.get(account.key) != replace:
                 raise AccountExists(f"account {account.service}/{account.account} exists")
             undo = before_write() if before_write is not None else None
-            accounts[account.key] = account
             try:
-                self._write(contents, accounts, account.key)
+                self._write(contents, account.key, account)
             except BaseException:
                 if undo is not None:
                     undo()
@@ -205,9 +210,8 @@ class AccountStore:
             current = contents.accounts.get((service, account))
             if current is None:
                 raise NoSuchAccount(f"no account {service}/{account}")
-            accounts = dict(contents.accounts)
-            accounts[current.key] = updated = change(current)
-            self._write(contents, accounts, current.key)
+            updated = change(current)
+            self._write(contents, current.key, updated)
         return updated
 
     def remove(
@@ -218,47 +222,24 @@ class AccountStore:
         the secret untouched; if ``after_write`` fails, the record is put back."""
         with locked(self._lock_path, timeout=self._lock_timeout):
             contents = self._writable()
-            accounts = dict(contents.accounts)
-            removed = accounts.pop((service, account), None)
+            removed = contents.accounts.get((service, account))
             if removed is None:
                 raise NoSuchAccount(f"no account {service}/{account}")
-            self._write(contents, accounts)
+            self._write(contents, removed.key, None)
             if after_write is not None:
                 try:
                     after_write()
                 except BaseException:
-                    accounts[removed.key] = removed
-                    self._write(contents, accounts, removed.key)
+                    self._write(contents, removed.key, removed)
                     raise
         return removed
 
-    def _write(
-        self,
-        contents: _Contents,
-        accounts: dict[tuple[str, str], Account],
-        changed: tuple[str, str] | None = None,
-    ) -> None:
-        """Write ``accounts``: ``contents`` as read, with the one record ``changed`` (or
-        none) set and the ones missing from ``accounts`` removed."""
-        raw = dict(contents.raw)
-        encoded = dict(contents.encoded)
-        for gone in contents.accounts.keys() - accounts.keys():
-            del raw[gone]
-            encoded.pop(gone, None)
-        # Records not yet encoded are those of a file just parsed: all of them, once.
-        stale = accounts.keys() - encoded.keys()
-        if changed is not None:
-            stale.add(changed)
-        for key in stale:
-            # Fields we do not know stay; the ones we know are ours to set.
-            raw[key] = {**contents.raw.get(key, {}), **accounts[key].to_dict()}
-            encoded[key] = _encode_record(raw[key])
-        # ``accounts`` is the key-ordered dict read plus a change: nearly sorted, so this
-        # sort is one pass, not a full sort per write.
-        order = sorted(accounts)
-        records = [encoded[key] for key in order]
-        records += [_encode_record(item) for item in contents.unreadable]
-        data = _document(contents.extra, records)
+    def _write(self, contents: _Contents, key: tuple[str, str], account: Account | None) -> None:
+        """Write ``contents`` as read with the record ``key`` set to ``account``, or
+        removed (None)."""
+        written = _changed(contents, key, account)
+        assert written.records is not None
+        data = _document(written.extra, written.records + written.unreadable_records)
         try:
             write_atomic(self.path, data)
         except OSError as exc:
@@ -268,11 +249,67 @@ class AccountStore:
             raise StoreUnavailable(f"cannot write {self.path}: {reason}") from None
         # What we just wrote is what the file holds (we hold the lock): the next read
         # (the refresh timer's wake-up, the next add's check) need not parse it again.
-        in_order = {key: accounts[key] for key in order}
-        written = _Contents(
-            in_order, raw, contents.unreadable, contents.extra, source=data, encoded=encoded
-        )
+        written.source = data
         self._cache = (self.version(), written)
+
+
+def _key_of(account: Account) -> tuple[str, str]:
+    return account.key
+
+
+def _encoded(contents: _Contents) -> _Contents:
+    """``contents`` with every record encoded as the next write will write it: done once
+    per file parsed, after which each change encodes its own record only."""
+    if contents.records is not None:
+        return contents
+    raw = {
+        # Fields we do not know stay; the ones we know are ours to set.
+        acc.key: {**contents.raw[acc.key], **acc.to_dict()}
+        for acc in contents.listed
+    }
+    return _Contents(
+        contents.accounts,
+        raw,
+        contents.unreadable,
+        contents.extra,
+        contents.read_only,
+        listed=contents.listed,
+        records=[_encode_record(raw[acc.key]) for acc in contents.listed],
+        unreadable_records=[_encode_record(item) for item in contents.unreadable],
+    )
+
+
+def _changed(contents: _Contents, key: tuple[str, str], account: Account | None) -> _Contents:
+    """A new ``_Contents``, ``contents`` left as it is (it may be cached), with one
+    record set or removed: copies of its lists and dicts, edited at one place."""
+    base = _encoded(contents)
+    assert base.records is not None
+    accounts, raw = dict(base.accounts), dict(base.raw)
+    listed, records = list(base.listed), list(base.records)
+    at = bisect.bisect_left(listed, key, key=_key_of)
+    present = at < len(listed) and listed[at].key == key
+    if account is None:
+        if present:
+            del accounts[key], raw[key], listed[at], records[at]
+    else:
+        accounts[key] = account
+        raw[key] = {**base.raw.get(key, {}), **account.to_dict()}
+        record = _encode_record(raw[key])
+        if present:
+            listed[at], records[at] = account, record
+        else:
+            listed.insert(at, account)
+            records.insert(at, record)
+    return _Contents(
+        accounts,
+        raw,
+        base.unreadable,
+        base.extra,
+        base.read_only,
+        listed=listed,
+        records=records,
+        unreadable_records=base.unreadable_records,
+    )
 
 
 def _parse(raw: bytes) -> _Contents:
@@ -302,7 +339,7 @@ def _parse(raw: bytes) -> _Contents:
             continue
         contents.accounts[acc.key] = acc
         contents.raw[acc.key] = item
-    contents.accounts = dict(sorted(contents.accounts.items()))
+    contents.listed = sorted(contents.accounts.values(), key=_key_of)
     return contents
 
 
