@@ -84,13 +84,14 @@ class AccountStore:
             return (0, 0, 0)
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _load(self) -> dict[tuple[str, str], Account]:
+    def _load(self) -> _Contents:
         version = self.version()
-        if self._cache is not None and self._cache[0] == version and version != (0, 0, 0):
-            return self._cache[1].accounts
+        cached = self._cache
+        if cached is not None and cached[0] == version and version != (0, 0, 0):
+            return cached[1]
         contents = self._read()
         self._cache = (version, contents)
-        return contents.accounts
+        return contents
 
     def _read(self, *, holding_lock: bool = False) -> _Contents:
         try:
@@ -151,18 +152,16 @@ class AccountStore:
         return aside
 
     def list(self) -> list[Account]:
-        self._load()
-        assert self._cache is not None
-        return list(self._cache[1].listed)
+        return list(self._load().listed)
 
     def get(self, service: str, account: str) -> Account:
-        found = self._load().get((service, account))
+        found = self._load().accounts.get((service, account))
         if found is None:
             raise NoSuchAccount(f"no account {service}/{account}")
         return found
 
     def find(self, service: str, account: str) -> Account | None:
-        return self._load().get((service, account))
+        return self._load().accounts.get((service, account))
 
     # -- writing ---------------------------------------------------------------------
 
