@@ -10,10 +10,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from dbus_fast import Message, MessageType
+from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from bench.peers import GOA_NAME, GOA_OAUTH2, GOA_PATH, GOA_TOKEN
+from bench.peers import FLOOR_SCHEMA, GOA_NAME, GOA_OAUTH2, GOA_PATH, GOA_TOKEN
 from bench.rigs import BUS_NAME, INTERFACE, OBJECT_PATH
 
 ECHO_NAME = "org.sigilforge.BenchEcho"
@@ -84,6 +84,45 @@ def echo() -> Call:
         body=[SERVICE],
     )
     return Call("Echo", msg, SERVICE)
+
+
+SECRETS_NAME = "org.freedesktop.secrets"
+_SECRETS = "org.freedesktop.Secret"
+
+
+async def plain_secret_session(bus: MessageBus) -> str:
+    """A Secret Service session without encryption, for the floor's own items (a
+    private bus and dummy secrets): the keyring's work per item, no key exchange."""
+    msg = Message(
+        destination=SECRETS_NAME,
+        path="/org/freedesktop/secrets",
+        interface=f"{_SECRETS}.Service",
+        member="OpenSession",
+        signature="sv",
+        body=["plain", Variant("s", "")],
+    )
+    _output, path = await Call("OpenSession", msg).on(bus)
+    return str(path)
+
+
+def create_item(session: str, n: int) -> Call:
+    """``CreateItem`` of floor item ``n`` in the default collection, straight from this
+    client: gnome-keyring's own cost per item written, nobody else's code around it."""
+    properties = {
+        f"{_SECRETS}.Item.Label": Variant("s", f"bench floor item {n}"),
+        f"{_SECRETS}.Item.Attributes": Variant(
+            "a{ss}", {"xdg:schema": FLOOR_SCHEMA, "item": str(n)}
+        ),
+    }
+    msg = Message(
+        destination=SECRETS_NAME,
+        path="/org/freedesktop/secrets/aliases/default",
+        interface=f"{_SECRETS}.Collection",
+        member="CreateItem",
+        signature="a{sv}(oayays)b",
+        body=[properties, [session, b"", f"floor-{n}".encode(), "text/plain"], False],
+    )
+    return Call("CreateItem", msg)
 
 
 async def owner_pid(bus: MessageBus, name: str) -> int | None:

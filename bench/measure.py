@@ -114,7 +114,13 @@ async def activation(bus: MessageBus, name: str, call: Call, settle: float = 0.2
 def process_seconds(cli: Cli, timeout: float = 30.0) -> float:
     start = time.perf_counter()
     done = subprocess.run(
-        cli.argv, env=cli.env, capture_output=True, text=True, timeout=timeout, check=False
+        cli.argv,
+        env=cli.env,
+        input=cli.stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     if done.returncode != 0 or (cli.expect and done.stdout.strip() != cli.expect):

@@ -97,6 +97,7 @@ class Cli:
     argv: list[str]
     env: dict[str, str]
     expect: str
+    stdin: str | None = None
 
 
 def gh_auth_token(rig: BrokerRig) -> Cli:
@@ -113,6 +114,18 @@ def gh_auth_token(rig: BrokerRig) -> Cli:
     if gh is None:
         raise RuntimeError("gh not found (apt-get install gh)")
     return Cli([gh, "auth", "token"], env, GH_TOKEN)
+
+
+# Items of their own, so the floor's items are never taken for accounts.
+FLOOR_SCHEMA = "org.sigilforge.BenchFloor"
+
+
+def secret_tool_store(rig: BrokerRig, n: int) -> Cli:
+    """Store one item with ``secret-tool`` (libsecret) in the broker's keyring: what
+    gnome-keyring itself costs per item written, at however many items it holds."""
+    argv = ["secret-tool", "store", "--label", f"bench floor {n}"]
+    argv += ["xdg:schema", FLOOR_SCHEMA, "n", str(n)]
+    return Cli(argv, rig.env, "", stdin=f"floor-secret-{n}")
 
 
 def secret_tool_lookup(rig: BrokerRig, service: str, account: str, value: str) -> Cli:

@@ -290,26 +290,29 @@ def python_startup(rig: BrokerRig, runs: int = 10) -> float:
     return measure.p50(times)
 
 
-def secret_service_time(lines: list[list[str]], daemon: set[str]) -> tuple[float, int]:
-    """(seconds, calls) the daemon spent waiting on Secret Service replies in ``lines``,
-    each call paired with its reply by serial."""
-    sent: dict[tuple[str, str], float] = {}
-    waited, count = 0.0, 0
+def secret_service_time(lines: list[list[str]], daemon: set[str]) -> dict[str, float]:
+    """Seconds the daemon spent waiting on Secret Service replies in ``lines``, per
+    member, each call paired with its reply by serial."""
+    sent: dict[tuple[str, str], tuple[float, str]] = {}
+    waited: dict[str, float] = {}
     for f in lines:
         if f[0] == "mc" and f[3] in daemon and f[5].startswith(SECRETS):
-            sent[(f[3], f[2])] = float(f[1])
+            sent[(f[3], f[2])] = (float(f[1]), f[7])
         elif f[0] in {"mr", "err"} and (f[4], f[5]) in sent:
-            waited += float(f[1]) - sent.pop((f[4], f[5]))
-            count += 1
-    return waited, count
+            at, member = sent.pop((f[4], f[5]))
+            waited[member] = waited.get(member, 0.0) + float(f[1]) - at
+    return waited
 
 
 async def add_costs(rig: BrokerRig, levels: tuple[int, ...], timed: int = 10) -> None:
-    """AddAccount at growing account counts: its time, and how much of it is spent
-    waiting on the Secret Service (gnome-keyring), from dbus-monitor."""
+    """AddAccount at growing account counts: its time, how much of it is spent waiting
+    on the Secret Service (gnome-keyring), from dbus-monitor, and beside it the floor:
+    one item stored into the same keyring by ``secret-tool store`` and one by a bare
+    ``CreateItem``, each after an add."""
     bus = await MessageBus(bus_address=rig.bus.address).connect()
     adder = Adder(rig.bus.address)
     have = MISSES + 1
+    session = await calls.plain_secret_session(bus)
     print(f"\nAddAccount (call to Response), the last {timed} adds up to each count")
     try:
         for level in levels:
@@ -318,9 +321,11 @@ async def add_costs(rig: BrokerRig, levels: tuple[int, ...], timed: int = 10) ->
             monitor = Monitor(rig, rig.root / f"adds-{level}.txt")
             try:
                 await monitor.mark(bus)
-                first, spent = have, 0.0
+                first, spent, stores, creates = have, 0.0, [], []
                 while have < level:
                     spent += await adder.add(have)
+                    stores.append(measure.process_seconds(peers.secret_tool_store(rig, have)))
+                    creates.append(await measure.timed(bus, calls.create_item(session, have)))
                     have += 1
                 n = max(1, have - first)
                 elapsed = spent / n
@@ -328,13 +333,17 @@ async def add_costs(rig: BrokerRig, levels: tuple[int, ...], timed: int = 10) ->
                 lines = monitor.segments()[0]
                 pid = await calls.owner_pid(bus, BUS_NAME)
                 conns = await connections_of(bus, pid, lines)
-                waited, count = secret_service_time(lines, conns)
+                waited = secret_service_time(lines, conns)
                 sequence = secret_calls(lines, conns)
             finally:
                 monitor.stop()
             print(
                 f"  at {level} accounts: {elapsed * 1e3:.1f} ms per add, of which "
-                f"{waited / n * 1e3:.1f} ms waiting on {count / n:g} Secret Service calls"
+                f"{sum(waited.values()) / n * 1e3:.1f} ms waiting on "
+                f"{len(sequence) / n:g} Secret Service calls "
+                f"({waited.get('CreateItem', 0.0) / n * 1e3:.1f} ms in CreateItem); "
+                f"`secret-tool store` {measure.p50(stores) * 1e3:.1f} ms per item, a bare "
+                f"CreateItem {measure.p50(creates) * 1e3:.1f} ms"
             )
             print(f"    {', '.join(sequence[: len(sequence) // n])}")
     finally:

@@ -53,6 +53,14 @@ def figures() -> dict[str, Figure]:
         Figure("ListAccounts p50 vs echo, 1000 accounts", "us", Target(10.0)),
         Figure("AddAccount per account, 100 vs 10", "ms", shown),
         Figure("AddAccount per account, 1000 vs 10", "ms", Target(1.1)),
+        # gnome-keyring's own cost per item at each count (it rewrites its whole keyring
+        # file per item), timed in the same keyring between the adds above.
+        Figure("floor: `secret-tool store` per item, 100 vs 10", "ms", shown),
+        Figure("floor: `secret-tool store` per item, 1000 vs 10", "ms", shown),
+        Figure("floor: keyring CreateItem alone, 100 vs 10", "ms", shown),
+        Figure("floor: keyring CreateItem alone, 1000 vs 10", "ms", shown),
+        Figure("AddAccount vs `secret-tool store`, 10 accounts", "ms", shown),
+        Figure("AddAccount vs `secret-tool store`, 1000 accounts", "ms", shown),
     ]
     return {f.name: f for f in items}
 
@@ -67,6 +75,10 @@ class Run:
         self.adder = Adder(rig.bus.address)
         self.accounts = 0
         self.add_seconds: list[float] = []
+        self.store_seconds: list[float] = []
+        self.create_seconds: list[float] = []
+        self.floor_items = 0
+        self.floor_session: str | None = None
         self.out: dict[str, tuple[float, float | None]] = {}
         self.phases: list[tuple[str, float]] = []
 
@@ -75,14 +87,27 @@ class Run:
 
     async def add_accounts(self, upto: int, timed_last: int = 10) -> None:
         """Add accounts until there are ``upto``; the last ``timed_last`` one at a time and
-        timed (call to Response)."""
+        timed (call to Response), each followed by the floor, timed: one item of its own
+        stored into the same keyring by ``secret-tool store`` and one by a bare
+        ``CreateItem`` from this client."""
         untimed = max(self.accounts, upto - timed_last)
         await self.adder.add_range(self.accounts, untimed)
         self.accounts = untimed
         self.add_seconds = []
+        self.store_seconds = []
+        self.create_seconds = []
+        if timed_last and self.floor_session is None:
+            self.floor_session = await calls.plain_secret_session(self.bus)
         while self.accounts < upto:
             self.add_seconds.append(await self.adder.add(self.accounts))
             self.accounts += 1
+            store = peers.secret_tool_store(self.rig, self.floor_items)
+            self.store_seconds.append(measure.process_seconds(store))
+            self.floor_items += 1
+            assert self.floor_session is not None
+            create = calls.create_item(self.floor_session, self.floor_items)
+            self.create_seconds.append(await measure.timed(self.bus, create))
+            self.floor_items += 1
 
     async def growth(self, level: int) -> None:
         await self.add_accounts(level)
@@ -98,6 +123,8 @@ class Run:
         )
         self.record(f"ListAccounts @{level}", listing * 1e6, echo * 1e6)
         self.record(f"AddAccount @{level}", measure.p50(self.add_seconds) * 1e3)
+        self.record(f"secret-tool store @{level}", measure.p50(self.store_seconds) * 1e3)
+        self.record(f"CreateItem @{level}", measure.p50(self.create_seconds) * 1e3)
 
     async def activation_and_misses(self) -> None:
         """Activation of both daemons, then first reads of fresh accounts interleaved
@@ -224,6 +251,16 @@ def collect(out: dict[str, tuple[float, float | None]], figs: dict[str, Figure])
         )
         figs[f"AddAccount per account, {level} vs {base}"].add(
             out[f"AddAccount @{level}"][0], out[f"AddAccount @{base}"][0]
+        )
+        figs[f"floor: `secret-tool store` per item, {level} vs {base}"].add(
+            out[f"secret-tool store @{level}"][0], out[f"secret-tool store @{base}"][0]
+        )
+        figs[f"floor: keyring CreateItem alone, {level} vs {base}"].add(
+            out[f"CreateItem @{level}"][0], out[f"CreateItem @{base}"][0]
+        )
+    for level in (LEVELS[0], LEVELS[-1]):
+        figs[f"AddAccount vs `secret-tool store`, {level} accounts"].add(
+            out[f"AddAccount @{level}"][0], out[f"secret-tool store @{level}"][0]
         )
     for level in LEVELS:
         figs[f"ListAccounts p50 vs echo, {level} accounts"].add(*out[f"ListAccounts @{level}"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import stat
 from pathlib import Path
 
@@ -60,6 +61,47 @@ def test_a_change_in_another_process_is_seen(store: AccountStore) -> None:
     store.list()
     AccountStore(store.path).add(_acc("other", "x"))
     assert [a.key for a in store.list()] == [("other", "x")]
+
+
+def test_an_edit_that_keeps_size_and_times_is_not_lost_by_the_next_write(
+    store: AccountStore,
+) -> None:
+    """What this process last wrote is kept parsed, but a write checks the file itself:
+    an edit in place within one timestamp tick, same length, is still merged."""
+    store.add(_acc("openai", "work"))
+    before = os.stat(store.path)
+    edited = store.path.read_bytes().replace(b'"created_at": 1,', b'"created_at": 7,')
+    with store.path.open("r+b") as fh:
+        fh.write(edited)
+    os.utime(store.path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    store.add(_acc("github", "me"))
+    assert AccountStore(store.path).get("openai", "work").created_at == 7
+
+
+def test_the_file_stays_plain_indented_json_through_changes(store: AccountStore) -> None:
+    """Records are encoded once and the file assembled from them: it must read exactly
+    as ``json.dumps(..., indent=2)`` would write it, unknown fields and all."""
+    store.path.parent.mkdir(parents=True)
+    unknown = {"service": "x", "account": "y", "kind": "api_key", "note": {"n": [1, 2]}}
+    body = {"mine": [1, {}], "version": 1, "accounts": [unknown, "not a record"]}
+    store.path.write_text(json.dumps(body))
+    store.add(_acc("openai", "work"))
+    store.add(_acc("github", "me"))
+    store.update("openai", "work", scopes=("a", "b"))
+    store.remove("github", "me")
+
+    text = store.path.read_text()
+    data = json.loads(text)
+    assert text == json.dumps(data, indent=2) + "\n"
+    assert data["mine"] == [1, {}]
+    assert [r if isinstance(r, str) else r["account"] for r in data["accounts"]] == [
+        "work",
+        "y",
+        "not a record",
+    ]
+    assert data["accounts"][0]["scopes"] == ["a", "b"]
+    assert data["accounts"][1]["note"] == {"n": [1, 2]}
 
 
 def _add_many(path: str, prefix: str, n: int) -> None:

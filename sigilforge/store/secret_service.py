@@ -32,6 +32,7 @@ from secretstorage.util import open_session
 from sigilforge.errors import StoreLocked, StoreUnavailable
 from sigilforge.store.base import SecretKey
 from sigilforge.store.secret_read import read_secret
+from sigilforge.store.secret_write import create_item
 
 if TYPE_CHECKING:
     from sigilforge.store.secret_items import SecretItems
@@ -149,12 +150,19 @@ class SecretServiceStore:
 
     def set(self, key: SecretKey, value: str) -> None:
         def op(collection: Any) -> None:
-            # replace=True swaps the item with the same attributes in one step.
-            collection.create_item(
-                key.label(), key.attributes(), value.encode("utf-8"), replace=True
+            created = create_item(
+                collection.connection,
+                collection.session,
+                collection.collection_path,
+                key.label(),
+                key.attributes(),
+                value.encode("utf-8"),
             )
+            if not created:
+                raise StoreLocked(_LOCKED_HINT)
 
-        self._call(op)
+        # ``CreateItem``'s reply says whether the collection is locked.
+        self._call(op, check_locked=False)
 
     def delete(self, key: SecretKey) -> bool:
         def op(collection: Any) -> bool:
