@@ -86,6 +86,24 @@ def echo() -> Call:
     return Call("Echo", msg, SERVICE)
 
 
+def echo_rows() -> Call:
+    """The rows the echo service holds (see ``hold_rows``)."""
+    msg = Message(destination=ECHO_NAME, path=ECHO_PATH, interface=ECHO_NAME, member="Rows")
+    return Call("Rows", msg)
+
+
+def hold_rows(rows: list[Any]) -> Call:
+    msg = Message(
+        destination=ECHO_NAME,
+        path=ECHO_PATH,
+        interface=ECHO_NAME,
+        member="Hold",
+        signature="aa{sv}",
+        body=[rows],
+    )
+    return Call("Hold", msg)
+
+
 SECRETS_NAME = "org.freedesktop.secrets"
 _SECRETS = "org.freedesktop.Secret"
 

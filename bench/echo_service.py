@@ -1,17 +1,20 @@
 """The floor: the smallest dbus-fast service, one trivial method, activatable.
 
 Run as ``python bench/echo_service.py``; it owns ``org.sigilforge.BenchEcho`` and
-answers ``Echo(s) -> s`` until SIGTERM.
+answers ``Echo(s) -> s`` until SIGTERM. ``Hold(aa{sv})`` keeps a list of rows that
+``Rows() -> aa{sv}`` then answers: the floor for a listing as big as the broker's (the
+same rows, from a service that does nothing but return them).
 """
-
-from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Annotated, Any
 
 from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusStr
+from dbus_fast.annotations import DBusSignature, DBusStr
 from dbus_fast.service import ServiceInterface, dbus_method
+
+Rows = Annotated[list[dict[str, Any]], DBusSignature("aa{sv}")]
 
 NAME = "org.sigilforge.BenchEcho"
 PATH = "/org/sigilforge/BenchEcho"
@@ -20,10 +23,19 @@ PATH = "/org/sigilforge/BenchEcho"
 class Echo(ServiceInterface):
     def __init__(self) -> None:
         super().__init__(NAME)
+        self._rows: list[Any] = []
 
     @dbus_method(name="Echo")
     def echo(self, value: DBusStr) -> DBusStr:
         return value
+
+    @dbus_method(name="Hold")
+    def hold(self, rows: Rows) -> None:
+        self._rows = rows
+
+    @dbus_method(name="Rows")
+    def rows(self) -> Rows:
+        return self._rows
 
 
 async def main() -> None:

@@ -51,6 +51,7 @@ def figures() -> dict[str, Figure]:
         Figure("ListAccounts p50 vs echo, 10 accounts", "us", shown),
         Figure("ListAccounts p50 vs echo, 100 accounts", "us", shown),
         Figure("ListAccounts p50 vs echo, 1000 accounts", "us", Target(10.0)),
+        Figure("ListAccounts p50 vs its rows from echo service, 1000 accounts", "us", shown),
         Figure("AddAccount per account, 100 vs 10", "ms", shown),
         Figure("AddAccount per account, 1000 vs 10", "ms", Target(1.1)),
         # gnome-keyring's own cost per item at each count (it rewrites its whole keyring
@@ -122,6 +123,14 @@ class Run:
             self.bus, [calls.list_accounts(), calls.echo()], 200, block=20
         )
         self.record(f"ListAccounts @{level}", listing * 1e6, echo * 1e6)
+        # The same rows from a service that only returns them: what an answer of this
+        # size costs on the bus and in the caller, whatever the service does.
+        (rows,) = await calls.list_accounts().on(self.bus)
+        await calls.hold_rows(rows).on(self.bus)
+        listing, floor = await measure.interleaved_p50(
+            self.bus, [calls.list_accounts(), calls.echo_rows()], 200, block=20
+        )
+        self.record(f"ListAccounts rows @{level}", listing * 1e6, floor * 1e6)
         self.record(f"AddAccount @{level}", measure.p50(self.add_seconds) * 1e3)
         self.record(f"secret-tool store @{level}", measure.p50(self.store_seconds) * 1e3)
         self.record(f"CreateItem @{level}", measure.p50(self.create_seconds) * 1e3)
@@ -264,6 +273,10 @@ def collect(out: dict[str, tuple[float, float | None]], figs: dict[str, Figure])
         )
     for level in LEVELS:
         figs[f"ListAccounts p50 vs echo, {level} accounts"].add(*out[f"ListAccounts @{level}"])
+    top = LEVELS[-1]
+    figs[f"ListAccounts p50 vs its rows from echo service, {top} accounts"].add(
+        *out[f"ListAccounts rows @{top}"]
+    )
 
 
 async def one_run(args: argparse.Namespace) -> Run:

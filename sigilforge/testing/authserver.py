@@ -64,6 +64,14 @@ import httpx2
 __all__ = ["AuthServer", "consent", "enter_user_code", "run_for_demo"]
 
 
+# The form field that names what a grant type redeems.
+_GRANT_FIELDS = {
+    "authorization_code": "code",
+    "refresh_token": "refresh_token",
+    "urn:ietf:params:oauth:grant-type:device_code": "device_code",
+}
+
+
 @dataclass
 class _Grant:
     """One user authorization: every token issued from it shares its fate."""
@@ -157,6 +165,10 @@ class AuthServer:
         self._stopping = threading.Event()
         self._slow_downs = 0
         self._counts: Counter[str] = Counter()
+        # In every code and token: ports are reused, and a process left from an earlier
+        # test may still send this port the tokens another server gave it.
+        self._tag = secrets.token_hex(4)
+        self.strays = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -270,7 +282,14 @@ class AuthServer:
     # -- the protocol ---------------------------------------------------------------------
 
     def _new(self, kind: str) -> str:
-        return f"{self.token_prefix}-{kind}-{secrets.token_urlsafe(12)}"
+        return f"{self.token_prefix}-{self._tag}-{kind}-{secrets.token_urlsafe(12)}"
+
+    def _stray(self, form: dict[str, str]) -> bool:
+        """A grant this server never issued: a process of another test (or test run)
+        still refreshing against a port that is now ours. Answered, never counted."""
+        field = _GRANT_FIELDS.get(form.get("grant_type", ""))
+        value = form.get(field, "") if field else ""
+        return bool(value) and f"-{self._tag}-" not in value
 
     def _id_token(self, grant: _Grant, nonce: str | None) -> str:
         now = int(time.time())
@@ -367,6 +386,10 @@ class AuthServer:
     ) -> tuple[int, Any] | tuple[int, Any, dict[str, str]]:
         grant_type = form.get("grant_type", "")
         failure = None
+        if not counted and self._stray(form):
+            with self._lock:
+                self.strays += 1
+            return 400, {"error": "invalid_grant"}
         if not counted:
             with self._lock:
                 self._counts[grant_type] += 1

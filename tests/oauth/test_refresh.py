@@ -380,3 +380,22 @@ def test_provider_text_never_reaches_the_signal_and_is_redacted_in_errors(
     assert error is not None
     assert quoted[:16] not in error.message
     assert "bad" in error.message
+
+
+def test_the_rig_ignores_a_token_another_server_issued() -> None:
+    """A process left from an earlier test may still refresh against a port that a new
+    AuthServer now holds; the rig must neither count it nor hand it a queued failure, or
+    a later test's counts are off (a full run under load once failed that way)."""
+    with AuthServer() as earlier, AuthServer() as ours:
+        ours.fail_next("503")
+
+        def refresh(token: str) -> httpx2.Response:
+            form = {"grant_type": "refresh_token", "refresh_token": token}
+            return httpx2.post(f"{ours.issuer}/token", data={**form, "client_id": ours.client_id})
+
+        stray = refresh(earlier.issue_grant()["refresh_token"])
+        assert (stray.status_code, stray.json()["error"]) == (400, "invalid_grant")
+        assert (ours.token_requests(), ours.strays) == (0, 1)
+        # The failure queued for this server's own clients is still there for them.
+        assert refresh(ours.issue_grant()["refresh_token"]).status_code == 503
+        assert ours.token_requests("refresh_token") == 1
