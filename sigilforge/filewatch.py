@@ -62,7 +62,8 @@ _DIR_MASK = (
 )
 # The directory watch is gone, or follows a directory that is no longer at the path.
 _DIR_LOST = _IN_IGNORED | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_UNMOUNT
-_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of name
+_EVENT = struct.Struct("iIII")
+_monotonic = time.monotonic  # wd, mask, cookie, len; then len bytes of name
 
 
 class _Inotify:
@@ -99,12 +100,9 @@ class WatchedVersion(Generic[V]):
     """``read()`` of ``path``, read again only after the kernel reports a change in the
     path's directory or to the file (or ``RECHECK`` seconds passed). Thread-safe."""
 
-    def __init__(
-        self, path: Path, read: Callable[[], V], *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, path: Path, read: Callable[[], V]) -> None:
         self._path = path
         self._read = read
-        self._clock = clock
         self._lock = threading.Lock()
         self._inotify = _Inotify.open()
         self._poll = select.poll()
@@ -118,7 +116,7 @@ class WatchedVersion(Generic[V]):
 
     def __call__(self) -> V:
         with self._lock:
-            now = self._clock()
+            now = _monotonic()
             version = self._version
             if (
                 version is not None

@@ -13,6 +13,7 @@ waits for the answers to the calls read with it, microseconds, never for anythin
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 from typing import TYPE_CHECKING
 
@@ -55,13 +56,24 @@ def encode_method_return(
     SIGNATURE, then ``body`` (marshalled for ``signature``)."""
     fields = _REPLY_SERIAL + _U32.pack(reply_serial)
     if destination:
-        name = destination.encode()
-        # Each field starts 8-aligned; the fields start at offset 16 of the message.
-        fields += _DESTINATION + _U32.pack(len(name)) + name + bytes(1 + -(len(name) + 1) % 8)
-    sig = signature.encode()
-    fields += _SIGNATURE + bytes((len(sig),)) + sig + b"\x00"
+        fields += _destination_field(destination)
+    fields += _signature_field(signature)
     header = _FIXED.pack(_RETURN, len(body), serial, len(fields)) + fields
     return header + bytes(-len(header) % 8) + body
+
+
+# The same few callers and one signature, call after call: encoded once each.
+@functools.lru_cache(maxsize=1024)
+def _destination_field(name: str) -> bytes:
+    data = name.encode()
+    # Each field starts 8-aligned (the fields start at offset 16, after REPLY_SERIAL's 8).
+    return _DESTINATION + _U32.pack(len(data)) + data + bytes(1 + -(len(data) + 1) % 8)
+
+
+@functools.lru_cache(maxsize=16)
+def _signature_field(signature: str) -> bytes:
+    data = signature.encode()
+    return _SIGNATURE + bytes((len(data),)) + data + b"\x00"
 
 
 class Replies:
@@ -74,7 +86,7 @@ class Replies:
 
     def send(self, call: Message, signature: str, body: bytes) -> None:
         """Reply to ``call`` with ``body`` (marshalled for ``signature``), if it wants one."""
-        if not expects_reply(call):
+        if call.flags is not MessageFlag.NONE and not expects_reply(call):
             return
         if not self._pending:
             # Runs after the callbacks of this turn, the read that brought the call included.
