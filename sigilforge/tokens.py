@@ -15,7 +15,7 @@ Rules it keeps (DESIGN section 5):
   is raised as it came.
 - Reads are served from memory while ``accounts.json`` is unchanged; any account change,
   in this process or another, invalidates the cache (a ``stat`` per call, or, once a
-  process reads twice, an inotify watch that says when to stat: ``filewatch``).
+  process reads twice, an inotify watch that says when to stat: ``_filewatch``).
 - For the daemon: ``next_refresh_at`` says (in wall-clock Unix time) when the next token
   falls due, ``refresh_due`` refreshes what is due; an account whose refresh failed for
   a temporary reason is retried later with exponential backoff.
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from sigilforge import events, paths
+from sigilforge._filewatch import WatchedVersion
 from sigilforge.accounts import AccountStore
 from sigilforge.errors import (
     InvalidArgument,
@@ -46,7 +47,6 @@ from sigilforge.errors import (
 )
 from sigilforge.events import EventHub
 from sigilforge.filelock import locked
-from sigilforge.filewatch import WatchedVersion
 from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
 from sigilforge.refresh_guard import InFlight, deferred_signals, fault_pause
 from sigilforge.store.base import SecretKey, SecretKind, SecretStore

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sigilforge import filewatch
-from sigilforge.filewatch import WatchedVersion
+from sigilforge import _filewatch as filewatch
+from sigilforge._filewatch import WatchedVersion
 
 
 class Counted:
