@@ -14,7 +14,8 @@ Rules it keeps (DESIGN section 5):
   layer calls ``transient`` keeps the tokens and is retried with backoff; any other
   is raised as it came.
 - Reads are served from memory while ``accounts.json`` is unchanged; any account change,
-  in this process or another, invalidates the cache (one ``stat`` per call).
+  in this process or another, invalidates the cache (a ``stat`` per call, or, once a
+  process reads twice, an inotify watch that says when to stat: ``_filewatch``).
 - For the daemon: ``next_refresh_at`` says (in wall-clock Unix time) when the next token
   falls due, ``refresh_due`` refreshes what is due; an account whose refresh failed for
   a temporary reason is retried later with exponential backoff.
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from sigilforge import events, paths
+from sigilforge._filewatch import WatchedVersion
 from sigilforge.accounts import AccountStore
 from sigilforge.errors import (
     InvalidArgument,
@@ -143,6 +145,8 @@ class TokenManager:
         self._refresher: Refresher | None = None
         self._clock = clock
         self._cache: dict[_Key, _CacheEntry] = {}
+        # accounts.json's version for ``cached_access_token``; made on its first use.
+        self._accounts_version: WatchedVersion[tuple[int, int, int]] | None = None
         self._locks: dict[_Key, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._backoff: dict[_Key, _Backoff] = {}
@@ -163,7 +167,16 @@ class TokenManager:
         """A token from memory if one is valid now, else None. Never blocks on I/O
         beyond one ``stat``; the daemon answers from here on its event loop."""
         entry = self._cache.get((service, account))
-        if entry is None or entry.version != self._accounts.version():
+        if entry is None:
+            return None
+        watched = self._accounts_version
+        if watched is None:
+            # A process that reads twice lives long enough for a watch to pay: from here
+            # on the kernel says when accounts.json changed, instead of a stat per call.
+            watched = self._accounts_version = WatchedVersion(
+                self._accounts.path, self._accounts.version
+            )
+        if entry.version != watched():
             return None
         value = entry.value
         if isinstance(value, str):

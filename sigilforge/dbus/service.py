@@ -3,7 +3,8 @@
 The broker is synchronous; its calls run in a thread pool so one slow Secret Service
 or provider never stalls the bus. The exception is a ``GetToken`` that memory can answer:
 it is answered straight from the message hook on the event loop, without a task or a
-thread hop, which is what keeps a cached token as cheap as an echo.
+thread hop, its reply encoded and written with the others of the same read (``replies``),
+which is what keeps a cached token as cheap as an echo.
 
 The message hook also does what dbus-fast's dispatch cannot: it turns a call with the
 wrong argument types, or an argument bigger than ``limits`` allows, into ``InvalidArgs``
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
+from dbus_fast import DBusError, Message, MessageType, Variant
 from dbus_fast import introspection as intr
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
@@ -35,6 +36,7 @@ from sigilforge.dbus.listing import SIGNATURE as LISTING_SIGNATURE
 from sigilforge.dbus.listing import EncodedReply, Listing, account_rows
 from sigilforge.dbus.names import INTERFACE, OBJECT_PATH
 from sigilforge.dbus.options import parse_add_options
+from sigilforge.dbus.replies import Replies, expects_reply, token_body
 from sigilforge.dbus.requests import CALLER, Requests
 from sigilforge.dbus.wire import removal_to_wire
 from sigilforge.errors import InvalidArgument, SigilforgeError
@@ -122,12 +124,16 @@ class BrokerInterface(ServiceInterface):
         self._ready = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._requests: Requests | None = None
+        self._replies: Replies | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._bus: MessageBus | None = None
         self._listing = Listing()
         self._answering: set[asyncio.Task[None]] = set()
         # Looked up once: the hook runs for every message the bus delivers.
-        self._members = members(INTERFACE)
+        # Each method's in-signature, by name (signals are not called).
+        self._signatures = {
+            name: spec.in_signature for name, spec in members(INTERFACE).items() if not spec.signal
+        }
         self._limits = Limits(INTERFACE)
         self.activity = Activity()
 
@@ -151,6 +157,7 @@ class BrokerInterface(ServiceInterface):
         bus.export(OBJECT_PATH, self)
         self._bus = bus
         self._requests = Requests(bus, self.activity)
+        self._replies = Replies(bus)
         bus.add_message_handler(self._hook)
 
     def attach(self, broker: BrokerPort) -> None:
@@ -169,7 +176,10 @@ class BrokerInterface(ServiceInterface):
         return 0 if self._requests is None else len(self._requests)
 
     def _hook(self, msg: Message) -> Message | bool | None:
-        if msg.message_type is not MessageType.METHOD_CALL:
+        # Runs for every message the bus delivers, and answers cached GetToken calls: each
+        # step costs every caller, so tables are looked up once (``__init__``) and the
+        # common case goes first.
+        if msg.message_type is not _METHOD_CALL:
             if self._requests is not None:
                 self._requests.on_message(msg)
             return None
@@ -179,25 +189,30 @@ class BrokerInterface(ServiceInterface):
                 CALLER.set(msg.sender or "")
             return None
         self.activity.touch()
-        spec = self._members.get(msg.member or "")
-        if msg.interface not in (INTERFACE, None) or spec is None or spec.signal:
-            too_big = other_complaint(msg.member, msg.body)
+        member = msg.member or ""
+        expected = self._signatures.get(member)
+        interface = msg.interface
+        if expected is None or (interface is not None and interface != INTERFACE):
+            too_big = other_complaint(member, msg.body)
             return None if too_big is None else _invalid_args(msg, too_big)
-        expected = spec.in_signature
         if msg.signature != expected:
-            return _invalid_args(msg, f"{msg.member} takes ({expected}), not ({msg.signature})")
-        too_big = self._limits.complaint(spec.name, msg.body)
+            return _invalid_args(msg, f"{member} takes ({expected}), not ({msg.signature})")
+        body = msg.body
+        too_big = self._limits.complaint(member, body)
         if too_big is not None:
             return _invalid_args(msg, too_big)
-        if msg.member == "GetToken" and self._broker is not None:
-            try:
-                cached = self._broker.cached_token(msg.body[0], msg.body[1])
-            except Exception:
-                # The full path below will hit the same problem and report it properly.
-                cached = None
-            if cached is not None:
-                return Message.new_method_return(msg, "sx", [cached.token, cached.expires_at or 0])
-        if msg.member == "ListAccounts":
+        if member == "GetToken":
+            broker = self._broker
+            if broker is not None:
+                try:
+                    cached = broker.cached_token(body[0], body[1])
+                except Exception:
+                    # The full path below will hit the same problem and report it properly.
+                    cached = None
+                if cached is not None and self._replies is not None:
+                    self._replies.send(msg, "sx", token_body(cached.token, cached.expires_at or 0))
+                    return True
+        elif member == "ListAccounts":
             task = self._loop.create_task(self._answer_listing(msg))
             self._answering.add(task)
             task.add_done_callback(self._answering.discard)
@@ -230,7 +245,7 @@ class BrokerInterface(ServiceInterface):
             reply: Message = EncodedReply(msg, LISTING_SIGNATURE, body)
         except DBusError as exc:
             reply = Message.new_error(msg, exc.type, exc.text)
-        if self._bus is not None and not msg.flags & MessageFlag.NO_REPLY_EXPECTED:
+        if self._bus is not None and expects_reply(msg):
             self._bus.send(reply)
 
     # -- methods -------------------------------------------------------------------------
@@ -329,6 +344,9 @@ class BrokerInterface(ServiceInterface):
                 self.account_removed(service, account)
             case ReauthRequired(service, account, reason):
                 self.reauth_required(service, account, reason)
+
+
+_METHOD_CALL = MessageType.METHOD_CALL
 
 
 def _invalid_args(msg: Message, why: str) -> Message:
