@@ -12,10 +12,11 @@ httpx2) is imported only when a flow, a refresh or a revocation is due.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sigilforge import paths
 from sigilforge.accounts import AccountStore
@@ -43,10 +44,12 @@ from sigilforge.model import (
     validate_service,
 )
 from sigilforge.pending import Pending
-from sigilforge.resolve import Resolver
 from sigilforge.status import StoreStatus
 from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
 from sigilforge.tokens import Refresher, TokenManager
+
+if TYPE_CHECKING:
+    from sigilforge.resolve import Resolver
 
 __all__ = ["Broker", "BrokerAPI", "GrantFlows"]
 
@@ -119,7 +122,9 @@ class Broker:
             clock=clock,
             keep_unsaved=keep_unsaved,
         )
-        self._resolver = Resolver(accounts, self._tokens, self.config)
+        # Made by the first ``resolve``: nothing else needs it (nor its imports).
+        self._resolver: Resolver | None = None
+        self._resolver_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -197,7 +202,13 @@ class Broker:
         self._secrets.get(SecretKey.client_secret("sigilforge-status-probe"))
 
     def resolve(self, reference: str) -> str:
-        return self._resolver.resolve(reference)
+        with self._resolver_lock:
+            if self._resolver is None:
+                from sigilforge.resolve import Resolver
+
+                self._resolver = Resolver(self._accounts, self._tokens, self.config)
+            resolver = self._resolver
+        return resolver.resolve(reference)
 
     # -- proactive refresh (the daemon's timer) ------------------------------------------
 

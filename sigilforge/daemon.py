@@ -14,31 +14,45 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
 
+    from sigilforge.broker import Broker
 
-def _import_without_openssl() -> None:
+
+def _import_without_openssl(meanwhile: Callable[[], None]) -> None:
     # OpenSSL costs an idle daemon ~3.5 MB of RSS (libcrypto) and start-up ~7 ms, for
     # nothing it needs before an HTTPS refresh: asyncio imports ssl for TLS transports
     # the daemon's loop never uses (it speaks to the bus over a Unix socket), and
     # hashlib/hmac load _hashlib where Python's own SHA-2 serves the one key derivation
-    # of the Secret Service session. So these are imported with OpenSSL hidden; HTTPS,
-    # in worker threads, imports ssl (and with it OpenSSL) itself when first needed.
+    # of the Secret Service session (its AES loads libcrypto alone, at the first read).
+    # So these are imported with OpenSSL hidden; HTTPS, in worker threads, imports ssl
+    # (and with it OpenSSL) itself when first needed.
     # Called first thing in ``run``: a process that merely imports this module (an
-    # embedder, the tests) keeps its usual modules.
+    # embedder, the tests) keeps its usual modules. ``meanwhile`` runs once hashlib is
+    # in, before asyncio (what it starts gets the whole import to overlap).
     hidden = [name for name in ("ssl", "_hashlib") if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # its import raises ImportError
     try:
-        import asyncio  # noqa: F401
         import hashlib  # noqa: F401
         import hmac  # noqa: F401
+
+        meanwhile()
+        import asyncio  # noqa: F401
     finally:
         for name in hidden:
             del sys.modules[name]
+
+
+def _read_ahead() -> None:
+    from sigilforge.store import read_ahead
+
+    # The first token's Secret Service session opens while the rest of us loads.
+    read_ahead.start()
 
 
 __all__ = ["main", "run"]
@@ -139,7 +153,7 @@ def run(argv: list[str] | None = None) -> int:
     from sigilforge.hardening import harden_process
 
     harden_process()  # before any secret is read
-    _import_without_openssl()
+    _import_without_openssl(_read_ahead)
     import asyncio
 
     idle_timeout, verbose = _parse(sys.argv[1:] if argv is None else argv)
@@ -167,7 +181,6 @@ def run(argv: list[str] | None = None) -> int:
 async def _serve(idle_timeout: float | None) -> int:
     import asyncio
 
-    from sigilforge.broker import Broker
     from sigilforge.dbus.server import serve
 
     stop = asyncio.Event()
@@ -175,8 +188,20 @@ async def _serve(idle_timeout: float | None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.call_later(_GC_AFTER, _collect_and_enable)
-    await serve(lambda: Broker.open(keep_unsaved=True), stop=stop, idle_timeout=idle_timeout)
+    await serve(_open_broker, stop=stop, idle_timeout=idle_timeout)
     return 0
+
+
+def _open_broker() -> Broker:
+    from sigilforge.broker import Broker
+    from sigilforge.store import read_ahead
+
+    try:
+        return Broker.open(keep_unsaved=True)
+    finally:
+        # Its store took the session opened ahead, or it never will (another store
+        # configured, or no broker): then it is closed.
+        read_ahead.discard()
 
 
 def _collect_and_enable() -> None:

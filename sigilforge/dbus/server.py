@@ -2,7 +2,8 @@
 
 Order matters at start: the object is exported before the name is requested, so a call
 the bus queued for us during activation finds it; the broker (and with it the store) is
-opened only once the name is ours, so a daemon that loses the race touches nothing; if it
+opened only once the name is ours, so a daemon that loses the race touches nothing (but
+the Secret Service session the daemon asks for ahead, which reads nothing); if it
 cannot open (a typo in ``config.toml``), the daemon stays and answers every call with that
 named error, trying again on each (``sigilforge.dbus.opening``).
 Then the broker's proactive refresh starts: while we run, OAuth tokens are refreshed

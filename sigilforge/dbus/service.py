@@ -4,7 +4,9 @@ The broker is synchronous; its calls run in a thread pool so one slow Secret Ser
 or provider never stalls the bus. The exception is a ``GetToken`` that memory can answer:
 it is answered straight from the message hook on the event loop, without a task or a
 thread hop, its reply encoded and written with the others of the same read (``replies``),
-which is what keeps a cached token as cheap as an echo.
+which is what keeps a cached token as cheap as an echo. One it cannot answer goes from
+the hook to the pool, without a task either: a thread hop each way is all a cache miss
+adds to its two Secret Service round trips.
 
 The message hook also does what dbus-fast's dispatch cannot: it turns a call with the
 wrong argument types, or an argument bigger than ``limits`` allows, into ``InvalidArgs``
@@ -16,11 +18,12 @@ idle timer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from dbus_fast import DBusError, Message, MessageType, Variant
@@ -212,6 +215,8 @@ class BrokerInterface(ServiceInterface):
                 if cached is not None and self._replies is not None:
                     self._replies.send(msg, "sx", token_body(cached.token, cached.expires_at or 0))
                     return True
+                if self._answer_miss(msg, broker):
+                    return True
         elif member == "ListAccounts":
             task = self._loop.create_task(self._answer_listing(msg))
             self._answering.add(task)
@@ -238,6 +243,40 @@ class BrokerInterface(ServiceInterface):
             self.activity.running -= 1
             self.activity.touch()
 
+    def _answer_miss(self, msg: Message, broker: BrokerPort) -> bool:
+        """A ``GetToken`` memory cannot answer, straight to the pool; the reply goes out
+        from its completion. A method call's task and dispatch cost a cache miss more
+        than the thread hop each way it needs. False: the pool is shutting down."""
+        service, account = msg.body
+        try:
+            future = self._executor.submit(broker.get_token, service, account)
+        except RuntimeError:
+            return False
+        self.activity.running += 1
+        loop = self._loop
+
+        def done(future: Future[AccessToken]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to answer
+                loop.call_soon_threadsafe(self._send_token, msg, future)
+
+        future.add_done_callback(done)
+        return True
+
+    def _send_token(self, msg: Message, future: Future[AccessToken]) -> None:
+        self.activity.running -= 1
+        self.activity.touch()
+        if future.cancelled():
+            return  # the daemon is leaving and took the pool down
+        try:
+            token = future.result()
+        except Exception as exc:
+            error = _as_dbus_error(exc)
+            if self._bus is not None and expects_reply(msg):
+                self._bus.send(Message.new_error(msg, error.type, error.text))
+            return
+        if self._replies is not None:
+            self._replies.send(msg, "sx", token_body(token.token, token.expires_at or 0))
+
     async def _answer_listing(self, msg: Message) -> None:
         """``ListAccounts`` with the reply body encoded once per list (``Listing``)."""
         try:
@@ -252,7 +291,8 @@ class BrokerInterface(ServiceInterface):
 
     @_method("GetToken")
     async def get_token(self, service: str, account: str) -> list[Any]:
-        # Reached only on a cache miss: the hook answers hits without a task.
+        # Reached only when the hook could not answer: before the broker is attached, or
+        # while the pool shuts down.
         token = await self._run(lambda b: b.get_token(service, account))
         return [token.token, token.expires_at or 0]
 

@@ -2,49 +2,143 @@
 
 ``Service.SearchItems`` answers which matching items are unlocked and which are locked,
 so "locked" is learned from the reply instead of asked per call; ``Service.GetSecrets``
-then returns the secret through the session opened once for the store. secretstorage's
+then returns the secret through the session opened once for the reader. secretstorage's
 item API takes five calls for the same read (a ``Locked`` check, the search, two
 property reads on the item, ``GetSecret``).
+
+``SecretReader`` does this over a connection of its own (``sigilforge.store.bus``), not
+secretstorage's: the read is every cache miss and every activation's first token, and
+on it jeepney's marshalling cost more than the round trips. The session is the same
+``dh-ietf1024-sha256-aes128-cbc-pkcs7`` one secretstorage opens (plain only where the
+service has no encryption at all, as there), asked for ahead (``begin_session``) or in
+the same round trip as the first search.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 from typing import Any
 
-from secretstorage.exceptions import LockedException
-from secretstorage.util import DBusAddressWrapper
+from sigilforge.store.aes import decrypt
+from sigilforge.store.bus import BusConnection, BusError, session_bus_address
 
-__all__ = ["read_secret"]
+__all__ = ["LOCKED", "NO_SUCH_OBJECT", "SecretReader"]
 
+SECRETS = "org.freedesktop.secrets"
 _PATH = "/org/freedesktop/secrets"
 _SERVICE = "org.freedesktop.Secret.Service"
-_ITEM = "org.freedesktop.Secret.Item"
+_COLLECTION = "org.freedesktop.Secret.Collection"
+_PROPERTIES = "org.freedesktop.DBus.Properties"
+_DEFAULT = "/org/freedesktop/secrets/aliases/default"
+# The Secret Service's own error names (its specification, "Errors").
+LOCKED = "org.freedesktop.Secret.Error.IsLocked"
+NO_SUCH_OBJECT = "org.freedesktop.Secret.Error.NoSuchObject"
+_NOT_SUPPORTED = "org.freedesktop.DBus.Error.NotSupported"
+
+_DH = "dh-ietf1024-sha256-aes128-cbc-pkcs7"
+# RFC 2409's second Oakley group, the prime the algorithm names.
+_PRIME = int(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22"
+    "514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6"
+    "F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381"
+    "FFFFFFFFFFFFFFFF",
+    16,
+)
 
 
-def read_secret(connection: Any, session: Any, attributes: dict[str, str]) -> bytes | None:
-    """The secret of the first unlocked item with these attributes; None when none has
-    them. Raises ``LockedException`` when only locked items do; ``ItemNotFoundException``
-    and the other secretstorage errors as its own calls would."""
-    service = DBusAddressWrapper(_PATH, _SERVICE, connection)
-    unlocked, locked = service.call("SearchItems", "a{ss}", attributes)
-    if not unlocked:
-        if locked:
-            raise LockedException("the item is locked")
-        return None
-    (secrets,) = service.call("GetSecrets", "aoo", unlocked, session.object_path)
-    for path in unlocked:
-        if path in secrets:
-            return _plain(session, secrets[path])
-    return None  # deleted between the search and the read
+class _Session:
+    """One Secret Service session: its object path and AES key (None: plain)."""
+
+    def __init__(self, path: str, key: bytes | None) -> None:
+        self.path = path
+        self.key = key
+
+    def plain(self, secret: tuple[str, bytes, bytes, str]) -> bytes:
+        _session, parameters, value, _content_type = secret
+        if self.key is None:
+            return bytes(value)
+        return decrypt(self.key, bytes(parameters), bytes(value))
 
 
-def _plain(session: Any, secret: tuple[str, bytes, bytes, str]) -> bytes:
-    _session, parameters, value, _content_type = secret
-    if not session.encrypted:
-        return bytes(value)
-    # Imported here: an unencrypted (plain) session never needs it.
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+def _aes_key(private: int, server_public: bytes) -> bytes:
+    shared = pow(int.from_bytes(server_public, "big"), private, _PRIME).to_bytes(128, "big")
+    # HKDF-SHA256 with a null salt and no info, as the algorithm specifies; 128 bits.
+    prk = hmac.new(b"\0" * 32, shared, hashlib.sha256).digest()
+    return hmac.new(prk, b"\1", hashlib.sha256).digest()[:16]
 
-    decryptor = Cipher(algorithms.AES(session.aes_key), modes.CBC(bytes(parameters))).decryptor()
-    padded = decryptor.update(bytes(value)) + decryptor.finalize()
-    return padded[: -padded[-1]]
+
+class SecretReader:
+    """Reads secrets on a connection and session of its own; not thread-safe (the store
+    serialises). Errors: ``BusError`` (``LOCKED`` when only locked items match),
+    ``OSError``, ``TimeoutError``."""
+
+    def __init__(self, *, timeout: float) -> None:
+        self._bus = BusConnection(session_bus_address(), timeout=timeout)
+        self._session: _Session | None = None
+        # An OpenSession sent and not yet answered: (its serial, our private key).
+        self._opening: tuple[int, int] | None = None
+
+    def _service(self, member: str, signature: str, *body: Any) -> int:
+        return self._bus.send(SECRETS, _PATH, _SERVICE, member, signature, body)
+
+    def begin_session(self) -> None:
+        """Ask for the session now, without waiting: the first read takes the answer
+        (a read-ahead, while the caller does other work)."""
+        if self._session is None and self._opening is None:
+            self._opening = self._begin_session()
+
+    def read(self, attributes: dict[str, str]) -> bytes | None:
+        """The secret of the first unlocked item with these attributes; None when none
+        has them."""
+        if self._session is None and self._opening is None:
+            # The session and the search in one round trip: neither needs the other.
+            self._opening = self._begin_session()
+        searching = self._service("SearchItems", "a{ss}", attributes)
+        session = self._session
+        if session is None:
+            assert self._opening is not None
+            opening, self._opening = self._opening, None
+            session = self._session = self._finish_session(*opening)
+        unlocked, locked = self._bus.reply(searching)
+        if not unlocked:
+            if locked:
+                raise BusError(LOCKED, "the item is locked")
+            return None
+        (secrets,) = self._bus.reply(self._service("GetSecrets", "aoo", unlocked, session.path))
+        for path in unlocked:
+            if path in secrets:
+                return session.plain(secrets[path])
+        return None  # deleted between the search and the read
+
+    def _begin_session(self) -> tuple[int, int]:
+        """Ask for a session: (the call's serial, our private key)."""
+        private = int.from_bytes(os.urandom(128), "big")
+        public = pow(2, private, _PRIME).to_bytes(128, "big")
+        return self._service("OpenSession", "sv", _DH, ("ay", public)), private
+
+    def _finish_session(self, opening: int, private: int) -> _Session:
+        try:
+            (_signature, server_public), path = self._bus.reply(opening)
+        except BusError as exc:
+            if exc.name != _NOT_SUPPORTED:
+                raise
+            # A service without encryption at all (as secretstorage, never by choice).
+            (_output, path) = self._bus.reply(
+                self._service("OpenSession", "sv", "plain", ("s", ""))
+            )
+            return _Session(path, None)
+        return _Session(path, _aes_key(private, server_public))
+
+    def default_collection_locked(self) -> bool:
+        """Whether the default collection is locked; ``BusError`` (``NO_SUCH_OBJECT`` or
+        the bus's ``UnknownObject``) when there is none."""
+        serial = self._bus.send(
+            SECRETS, _DEFAULT, _PROPERTIES, "Get", "ss", (_COLLECTION, "Locked")
+        )
+        ((_signature, locked),) = self._bus.reply(serial)
+        return bool(locked)
+
+    def close(self) -> None:
+        self._bus.close()

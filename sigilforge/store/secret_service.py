@@ -1,7 +1,8 @@
 """The freedesktop Secret Service API (gnome-keyring, KeePassXC, KWallet >= 5.97, ...).
 
-One connection and one encrypted session are opened lazily and kept while they work;
-every call on them is bounded by ``timeout`` so a wedged service becomes
+Reads go over a lean connection of their own (``secret_read``), writes and listings
+through secretstorage; each connection and its encrypted session is opened lazily and
+kept while it works; every call on them is bounded by ``timeout`` so a wedged service becomes
 ``StoreUnavailable`` in seconds, a missing one at once (with what to start), and a locked
 collection is ``StoreLocked``, never "not found". When the service behind a kept
 connection went away (gnome-keyring restarted or ``--replace``d: its session and objects
@@ -15,24 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import secretstorage
-from jeepney.wrappers import DBusErrorResponse
-from secretstorage.exceptions import (
-    ItemNotFoundException,
-    LockedException,
-    SecretServiceNotAvailableException,
-    SecretStorageException,
-)
-from secretstorage.util import open_session
-
 from sigilforge.errors import StoreLocked, StoreUnavailable
+from sigilforge.store import read_ahead
+from sigilforge.store.aes import DecryptionError
 from sigilforge.store.base import SecretKey
-from sigilforge.store.secret_read import read_secret
-from sigilforge.store.secret_write import create_item
+from sigilforge.store.bus import BusError
+from sigilforge.store.secret_read import LOCKED, NO_SUCH_OBJECT, SecretReader
 
 if TYPE_CHECKING:
     from sigilforge.store.secret_items import SecretItems
@@ -48,12 +42,23 @@ _START_HINT = (
 )
 
 
+# What secretstorage calls "the item does not exist": for us, no default collection.
+_NOT_FOUND = {
+    NO_SUCH_OBJECT,
+    "org.freedesktop.DBus.Error.UnknownObject",
+    "org.freedesktop.DBus.Error.UnknownMethod",
+}
+
+
 def _unavailable(exc: BaseException, timeout: float) -> StoreUnavailable:
-    """The real reason, from the D-Bus error behind secretstorage's exception."""
+    """The real reason, from the D-Bus error name behind the failure."""
     if isinstance(exc, TimeoutError):
         return StoreUnavailable(f"the Secret Service did not answer within {timeout:g} s")
-    cause = exc if isinstance(exc, DBusErrorResponse) else exc.__cause__
-    name = cause.name if isinstance(cause, DBusErrorResponse) else ""
+    name = exc.name if isinstance(exc, BusError) else ""
+    if name in _NOT_FOUND:
+        return StoreUnavailable(
+            "the Secret Service has no default collection (is a keyring set up?)"
+        )
     if name == "org.freedesktop.DBus.Error.ServiceUnknown":
         return StoreUnavailable(f"no Secret Service on the session bus: {_START_HINT}")
     if name == "org.freedesktop.DBus.Error.NoReply":
@@ -63,13 +68,42 @@ def _unavailable(exc: BaseException, timeout: float) -> StoreUnavailable:
     return StoreUnavailable("the Secret Service failed the request")
 
 
+def _as_bus_error(exc: BaseException) -> BusError | None:
+    """secretstorage's and jeepney's failures as the ``BusError`` they stand for, so one
+    retry-and-translate serves both connections; None for anything else."""
+    if "secretstorage" not in sys.modules:
+        return None  # then nothing raised could have come from it
+    from jeepney.wrappers import DBusErrorResponse
+    from secretstorage.exceptions import (
+        ItemNotFoundException,
+        LockedException,
+        SecretStorageException,
+    )
+
+    if isinstance(exc, LockedException):
+        return BusError(LOCKED)
+    if isinstance(exc, DBusErrorResponse):
+        return BusError(exc.name)
+    if isinstance(exc, ItemNotFoundException):
+        return BusError(NO_SUCH_OBJECT)
+    if isinstance(exc, SecretStorageException):
+        cause = exc.__cause__
+        return BusError(cause.name if isinstance(cause, DBusErrorResponse) else "")
+    return None
+
+
 class SecretServiceStore:
     name = "secret-service"
 
     def __init__(self, *, timeout: float = 2.0) -> None:
         self._timeout = timeout
-        # A jeepney blocking connection is not thread-safe; the daemon calls us from a pool.
+        # A blocking D-Bus connection is not thread-safe; the daemon calls us from a pool.
         self._lock = threading.RLock()
+        # Reads (every cache miss, the first token of an activation) on a lean connection
+        # of their own (``SecretReader``); writes and listings through secretstorage,
+        # opened (and imported) only when one is first made. The reader may be the one
+        # whose session the daemon asked for at start (``read_ahead``).
+        self._reader: SecretReader | None = read_ahead.claim()
         self._connection: Any = None
         self._collection: Any = None
         # Our items on the kept connection, followed from its signals, for ``present``.
@@ -78,6 +112,10 @@ class SecretServiceStore:
     def _open(self) -> Any:
         if self._collection is not None:
             return self._collection
+        import secretstorage
+        from secretstorage.exceptions import SecretServiceNotAvailableException
+        from secretstorage.util import open_session
+
         try:
             connection = secretstorage.dbus_init()
         except SecretServiceNotAvailableException:
@@ -97,59 +135,76 @@ class SecretServiceStore:
         self._connection, self._collection = connection, collection
         return collection
 
+    def _open_reader(self) -> SecretReader:
+        if self._reader is None:
+            try:
+                self._reader = SecretReader(timeout=self._timeout)
+            except OSError:
+                # No address, a malformed one, or nothing listening there.
+                raise StoreUnavailable("no D-Bus session bus, so no Secret Service") from None
+        return self._reader
+
     def _reset(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(OSError):
-                self._connection.close()
-        self._connection = self._collection = None
+        for connection in (self._connection, self._reader):
+            if connection is not None:
+                with contextlib.suppress(OSError):
+                    connection.close()
+        self._connection = self._collection = self._reader = None
         self._items = None  # item paths mean nothing on another connection
 
-    def _call(self, op: Callable[[Any], T], *, check_locked: bool = True) -> T:
+    def _retrying(self, attempt: Callable[[], T]) -> T:
         with self._lock:
             # A kept connection may lead to a service that has been restarted since:
             # one more try on a fresh connection tells that apart from a real failure.
-            retry = self._collection is not None
+            retry = self._collection is not None or self._reader is not None
             while True:
                 try:
-                    return self._attempt(op, check_locked)
-                except (DBusErrorResponse, SecretStorageException, OSError, TimeoutError) as exc:
-                    self._reset()
-                    if retry and not isinstance(exc, TimeoutError | LockedException):
-                        retry = False
-                        continue
-                    raise self._translate(exc) from None
+                    return attempt()
+                except (BusError, OSError, TimeoutError, DecryptionError) as exc:
+                    failure: BaseException = exc
+                except Exception as exc:
+                    converted = _as_bus_error(exc)
+                    if converted is None:
+                        raise
+                    failure = converted
+                self._reset()
+                locked = isinstance(failure, BusError) and failure.name == LOCKED
+                if locked:
+                    raise StoreLocked(_LOCKED_HINT) from None
+                if retry and not isinstance(failure, TimeoutError):
+                    retry = False
+                    continue
+                raise _unavailable(failure, self._timeout) from None
 
-    def _attempt(self, op: Callable[[Any], T], check_locked: bool) -> T:
-        collection = self._open()
-        if check_locked and collection.is_locked():
-            raise StoreLocked(_LOCKED_HINT)
-        return op(collection)
+    def _call(self, op: Callable[[Any], T], *, check_locked: bool = True) -> T:
+        def attempt() -> T:
+            collection = self._open()
+            if check_locked and collection.is_locked():
+                raise StoreLocked(_LOCKED_HINT)
+            return op(collection)
 
-    def _translate(self, exc: BaseException) -> StoreLocked | StoreUnavailable:
-        if isinstance(exc, LockedException):
-            return StoreLocked(_LOCKED_HINT)
-        if isinstance(exc, ItemNotFoundException):
-            return StoreUnavailable(
-                "the Secret Service has no default collection (is a keyring set up?)"
-            )
-        return _unavailable(exc, self._timeout)
+        return self._retrying(attempt)
 
     def get(self, key: SecretKey) -> str | None:
-        def op(collection: Any) -> str | None:
-            secret = read_secret(collection.connection, collection.session, key.attributes())
+        def attempt() -> str | None:
+            reader = self._open_reader()
+            secret = reader.read(key.attributes())
             if secret is not None:
                 return secret.decode("utf-8")
             # Nothing found: a locked collection may be hiding it (not every service
             # lists a locked collection's items), so only now is it asked.
-            if collection.is_locked():
+            if reader.default_collection_locked():
                 raise StoreLocked(_LOCKED_HINT)
             return None
 
         # The search's reply says whether what it found is locked.
-        return self._call(op, check_locked=False)
+        return self._retrying(attempt)
 
     def set(self, key: SecretKey, value: str) -> None:
         def op(collection: Any) -> None:
+            # Imported with the first write: a daemon's first token needs none of it.
+            from sigilforge.store.secret_write import create_item
+
             created = create_item(
                 collection.connection,
                 collection.session,
@@ -166,6 +221,8 @@ class SecretServiceStore:
 
     def delete(self, key: SecretKey) -> bool:
         def op(collection: Any) -> bool:
+            from secretstorage.exceptions import ItemNotFoundException
+
             found = False
             for item in list(collection.search_items(key.attributes())):
                 try:
