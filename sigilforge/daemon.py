@@ -175,7 +175,12 @@ async def _serve(idle_timeout: float | None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.call_later(_GC_AFTER, _collect_and_enable)
-    await serve(lambda: Broker.open(keep_unsaved=True), stop=stop, idle_timeout=idle_timeout)
+    # Refreshes run in child processes: killing the daemon never loses a rotated token.
+    await serve(
+        lambda: Broker.open(keep_unsaved=True, isolate_refresh=True),
+        stop=stop,
+        idle_timeout=idle_timeout,
+    )
     return 0
 
 
