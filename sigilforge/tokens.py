@@ -361,16 +361,21 @@ class TokenManager:
         assert self._isolated is not None
         key = acc.key
         wait = self._not_before.get(key, 0.0) - self._clock()
-        report = self._isolated.run(
-            RefreshRequest(
-                acc.service,
-                acc.account,
-                forced=forced,
-                stale=stale,
-                wait=wait if wait > 0 else None,
-                keep_unsaved=self._keep_unsaved,
-            )
+        request = RefreshRequest(
+            acc.service,
+            acc.account,
+            forced=forced,
+            stale=stale,
+            wait=wait if wait > 0 else None,
+            keep_unsaved=self._keep_unsaved,
         )
+        try:
+            report = self._isolated.run(request)
+        except SigilforgeError:
+            # It died or is still running: the provider may have rotated, so the next call
+            # reads the store and the marker instead of serving what memory holds.
+            self.forget(*key)
+            raise
         if report.wait is not None:
             self._not_before[key] = self._clock() + report.wait
         if report.reauth is not None:

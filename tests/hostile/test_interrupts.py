@@ -3,7 +3,9 @@
 The fault-injection point (``SIGILFORGE_FAULT_PAUSE=after-rotate``) holds a refreshing
 process there; the test signals it and lets it go. SIGTERM, SIGINT and SIGHUP wait for the save
 (0 refresh tokens lost); a SIGKILL cannot be deferred, so the in-flight marker makes the
-next call report it (``ReauthRequired``: a refresh was interrupted), never silently."""
+next call report it (``ReauthRequired``: a refresh was interrupted), never silently. The
+daemon refreshes in a child process: a SIGKILL of the daemon loses nothing, and one of the
+child (the process holding the token) is reported."""
 
 from __future__ import annotations
 
@@ -135,7 +137,62 @@ def rig(tmp_path: Path) -> Iterator[BrokerRig]:
         yield mine
 
 
-def test_aimed_sigkills_of_the_daemon_are_reported_at_the_next_call(
+def paused_child(ready: Path) -> int:
+    """The pid of the refresh process the fault point holds (it wrote its pid there)."""
+    return int(ready.read_text().split()[1])
+
+
+def ask_for_refresh(rig: BrokerRig) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*cli_command(), "refresh-token", "corp", "alice"],
+        env=rig.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_aimed_sigkills_of_the_daemon_lose_nothing(
+    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
+) -> None:
+    write_provider(rig.home, auth_server)
+    sign_in_cli(rig)
+    rounds = count(1, 10)
+    kept = 0
+    ready = tmp_path / "daemon-ready"
+    for _ in range(rounds):
+        assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
+        before = auth_server.token_requests("refresh_token")
+        asker = ask_for_refresh(rig)
+        wait_for(ready, asker)
+        # The server has rotated; the new token set is not saved yet.
+        assert auth_server.token_requests("refresh_token") == before + 1
+        pid = rig.owner_pid()
+        assert pid is not None
+        assert paused_child(ready) != pid  # the daemon does not hold the new token itself
+        os.kill(pid, signal.SIGKILL)
+        asker.communicate(timeout=30)
+        assert rig.wait_gone()
+        ready.unlink()
+        # The next call (a new daemon) gets the token the orphaned refresh saved.
+        got = rig.cli("get-token", "corp", "alice")
+        assert got.returncode == 0, got.stderr + rig.log_text()
+        assert auth_server.introspect(got.stdout.strip())
+        final = stored_refresh_token(rig)
+        assert final is not None
+        if auth_server.introspect(final):
+            kept += 1
+    hostile_record(
+        "interrupts",
+        "aimed SIGKILL of the daemon after rotation",
+        rounds,
+        kept,
+        f"{rounds - kept} lost (the refresh runs in a child process)",
+    )
+    assert kept == rounds
+
+
+def test_an_aimed_sigkill_of_the_refresh_process_is_reported_at_the_next_call(
     rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
 ) -> None:
     write_provider(rig.home, auth_server)
@@ -145,20 +202,18 @@ def test_aimed_sigkills_of_the_daemon_are_reported_at_the_next_call(
     for _ in range(rounds):
         sign_in_cli(rig)
         assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
-        asker = subprocess.Popen(
-            [*cli_command(), "refresh-token", "corp", "alice"],
-            env=rig.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        asker = ask_for_refresh(rig)
         wait_for(ready, asker)
-        pid = rig.owner_pid()
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        asker.communicate(timeout=30)
+        # The process holding the only copy of the rotated refresh token dies.
+        child = paused_child(ready)
+        os.kill(child, signal.SIGKILL)
+        _, err = asker.communicate(timeout=30)
         ready.unlink()
-        assert rig.wait_gone()
+        assert asker.returncode == 1, err
+        assert "ended without an answer" in err
+        assert "Traceback" not in err + rig.log_text()
+        # Answered only once the daemon had reaped it: no zombie left behind.
+        assert not Path(f"/proc/{child}").exists()
         got = rig.cli("get-token", "corp", "alice")
         assert got.returncode == 5, got.stderr
         assert "a refresh was interrupted" in got.stderr
@@ -167,7 +222,7 @@ def test_aimed_sigkills_of_the_daemon_are_reported_at_the_next_call(
         assert rig.cli("remove-account", "corp", "alice").returncode == 0
     hostile_record(
         "interrupts",
-        "aimed SIGKILL of the daemon after rotation",
+        "aimed SIGKILL of the daemon's refresh process after rotation",
         rounds,
         reported,
         "every loss reported at the next call",
@@ -182,13 +237,7 @@ def test_a_keyring_locked_during_a_refresh_loses_nothing(
     sign_in_cli(rig)
     assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
     ready = tmp_path / "daemon-ready"
-    asker = subprocess.Popen(
-        [*cli_command(), "refresh-token", "corp", "alice"],
-        env=rig.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    asker = ask_for_refresh(rig)
     # The server has rotated; the screen locks before the daemon saves.
     wait_for(ready, asker)
     rig.keyring.lock()
