@@ -178,7 +178,7 @@ def decode_report(line: str) -> RefreshReport:
             unsaved=None if unsaved is None else TokenSet.from_json(unsaved),
             error=None if error is None else _decode_error(error),
         )
-    except (KeyError, TypeError, AttributeError, SigilforgeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, SigilforgeError) as exc:
         raise ValueError(f"not a refresh report ({type(exc).__name__})") from None
 
 
