@@ -6,8 +6,8 @@ deferred are (``refresh_guard``); a SIGKILL, a crash or the OOM killer cannot be
 daemon is the process most likely to meet one (it runs for hours, and a user or a test
 kills it), so it does not hold the token itself: each refresh runs in a child,
 
-    sys.executable -m sigilforge.refresh_child SERVICE ACCOUNT due|forced STALE [--wait S]
-                                                [--keep-unsaved]
+    sys.executable -P -m sigilforge.refresh_child SERVICE ACCOUNT due|forced STALE
+                                                   [--wait S] [--keep-unsaved]
 
 (``STALE``: a short digest of the access token the daemon found due, never a secret; no
 secret in argv or the environment), in its own session (``start_new_session``), so a
@@ -236,7 +236,9 @@ class ChildRefresh:
             raise SigilforgeError(f"{what} was not started: the broker is closing")
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", CHILD_MODULE, *request_to_argv(request)],
+                # -P: the package the interpreter has installed, never one that happens
+                # to sit in the daemon's working directory.
+                [sys.executable, "-P", "-m", CHILD_MODULE, *request_to_argv(request)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 # Its log lines go where ours go (the journal, or the daemon's stderr).
