@@ -170,7 +170,7 @@ class Broker:
         self.close()
 
     def close(self) -> None:
-        self._tokens.close()
+        self.close_refreshes()
         closer = getattr(self._oauth_flows, "close", None)
         if closer is not None:
             closer()
@@ -236,6 +236,12 @@ class Broker:
     def save_unsaved(self) -> None:
         """Save refreshed tokens the store refused earlier, if it takes them now."""
         self._tokens.save_unsaved()
+
+    def close_refreshes(self) -> None:
+        """With ``isolate_refresh``: start no more refresh processes, and calls waiting on
+        one stop waiting at once with a named error; the processes finish and save on
+        their own. The daemon calls it when it leaves with calls still running."""
+        self._tokens.close()
 
     def report_refresh(self, request: RefreshRequest) -> RefreshReport:
         """Run one refresh as ``request`` asks and report what happened instead of

@@ -229,6 +229,49 @@ def test_an_aimed_sigkill_of_the_refresh_process_is_reported_at_the_next_call(
     )
 
 
+def gone(pid: int, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_stop_of_the_whole_service_waits_for_the_refresh_processes_save(
+    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
+) -> None:
+    # As systemd stops the unit (KillMode=control-group): SIGTERM to the daemon and to its
+    # refresh process at once, while the refresh holds a rotated, unsaved token.
+    write_provider(rig.home, auth_server)
+    sign_in_cli(rig)
+    assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
+    ready = tmp_path / "daemon-ready"
+    asker = ask_for_refresh(rig)
+    wait_for(ready, asker)
+    child = paused_child(ready)
+    daemon = rig.owner_pid()
+    assert daemon is not None
+    os.kill(child, signal.SIGTERM)
+    os.kill(daemon, signal.SIGTERM)
+    # The daemon leaves without waiting on the refresh; the refresh holds its SIGTERM.
+    assert gone(daemon), "the daemon did not leave"
+    assert Path(f"/proc/{child}").exists()
+    ready.unlink()
+    asker.communicate(timeout=30)
+    assert gone(child), "the refresh process did not finish"
+    got = rig.cli("get-token", "corp", "alice")
+    assert got.returncode == 0, got.stderr + rig.log_text()
+    assert auth_server.introspect(got.stdout.strip())
+    final = stored_refresh_token(rig)
+    assert final is not None
+    assert auth_server.introspect(final), "the refresh token in the store is dead"
+    assert "Traceback" not in rig.log_text()
+    hostile_record(
+        "interrupts", "SIGTERM to the daemon and its refresh process after rotation", 1, 1
+    )
+
+
 def test_a_keyring_locked_during_a_refresh_loses_nothing(
     rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
 ) -> None:
