@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,12 @@ from pathlib import Path
 import pytest
 
 from sigilforge import paths
+from sigilforge.accounts import AccountStore
 from sigilforge.broker import Broker
 from sigilforge.config import Config
+from sigilforge.errors import Timeout
+from sigilforge.events import EventHub
+from sigilforge.isolated_refresh import ChildRefresh
 from sigilforge.store import open_store
 from sigilforge.testing.authserver import AuthServer
 from sigilforge.testing.broker_rig import BrokerRig, cli_command
@@ -28,7 +33,7 @@ from sigilforge.testing.cli import RunCli
 from sigilforge.testing.home import Home
 from sigilforge.testing.hostile_report import Recorder, count
 from sigilforge.testing.signin import sign_in, write_provider
-from sigilforge.tokens import read_token_set
+from sigilforge.tokens import TokenManager, read_token_set
 from tests.hostile.test_rotation import sign_in as sign_in_cli
 from tests.hostile.test_rotation import stored_refresh_token
 
@@ -125,6 +130,46 @@ def test_an_aimed_sigkill_in_process_is_reported_at_the_next_call(
     got = run_cli("--no-daemon", "get-token", "corp", "alice")
     assert got.returncode == 5, got.stderr
     assert "a refresh was interrupted" in got.stderr
+
+
+def test_a_refresh_process_past_its_time_limit_is_stopped_and_still_saves(
+    home: Home, signed_in: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Long enough for the child to reach the fault point on a loaded machine; the limit
+    # then passes while it holds the rotated token there, and SIGTERM must wait.
+    ready = tmp_path / "ready"
+    monkeypatch.setenv("SIGILFORGE_FAULT_PAUSE", "after-rotate")
+    monkeypatch.setenv("SIGILFORGE_FAULT_READY", str(ready))
+    store = open_store(Config.load(paths.config_file()).store)
+    manager = TokenManager(
+        AccountStore(paths.accounts_file()), store, events=EventHub(), isolated=ChildRefresh(8.0)
+    )
+    outcome: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            manager.force_refresh("corp", "alice")
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=refresh)
+    caller.start()
+    wait_for(ready)
+    child = paused_child(ready)
+    caller.join(30)
+    assert not caller.is_alive()
+    (error,) = outcome
+    assert isinstance(error, Timeout), error
+    assert "did not finish in 8 s" in str(error)
+    assert Path(f"/proc/{child}").exists()  # it got SIGTERM and holds it until saved
+    ready.unlink()
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child}").exists():
+        assert time.monotonic() < deadline, "the refresh process never finished"
+        time.sleep(0.02)
+    store.close()
+    assert alive(signed_in), "the rotated refresh token was not saved"
+    assert signed_in.token_requests("refresh_token") == 1
 
 
 @pytest.fixture
