@@ -169,3 +169,7 @@ async def _wind_down(bus: MessageBus, interface: BrokerInterface, broker: Openin
         deadline = loop.time() + _LAST_ANSWERS
         while interface.activity.running and loop.time() < deadline:
             await asyncio.sleep(0.02)
+    # A call counts as done just before dbus-fast sends its reply from the task's done
+    # callback, already queued on the loop: one turn lets those replies out before the
+    # bus is disconnected.
+    await asyncio.sleep(0)
