@@ -29,6 +29,7 @@ from sigilforge.errors import (
 )
 from sigilforge.events import AccountAdded, AccountRemoved, EventHub, Listener
 from sigilforge.fileio import repair_unsafe_dir
+from sigilforge.isolated_refresh import ChildRefresh, RefreshReport, RefreshRequest
 from sigilforge.model import (
     API_KEY_MAX,
     AccessToken,
@@ -46,7 +47,7 @@ from sigilforge.model import (
 from sigilforge.pending import Pending
 from sigilforge.status import StoreStatus
 from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
-from sigilforge.tokens import Refresher, TokenManager
+from sigilforge.tokens import Refresher, TokenManager, refresh_time_limit
 
 if TYPE_CHECKING:
     from sigilforge.resolve import Resolver
@@ -103,6 +104,7 @@ class Broker:
         clock: Callable[[], float] = time.time,
         providers_file: Path | None = None,
         keep_unsaved: bool = False,
+        isolate_refresh: bool = False,
     ) -> None:
         self.config = config or Config()
         self._providers_file = providers_file
@@ -121,6 +123,11 @@ class Broker:
             refresher=lambda: self._oauth().refresher(),
             clock=clock,
             keep_unsaved=keep_unsaved,
+            isolated=(
+                ChildRefresh(refresh_time_limit(self.config.http_timeout_secs))
+                if isolate_refresh
+                else None
+            ),
         )
         # Made by the first ``resolve``: nothing else needs it (nor its imports).
         self._resolver: Resolver | None = None
@@ -133,13 +140,20 @@ class Broker:
         *,
         secrets: SecretStore | None = None,
         keep_unsaved: bool = False,
+        isolate_refresh: bool = False,
     ) -> Broker:
         """The broker for the current user: files under the XDG dirs, the configured store.
 
         ``keep_unsaved`` (a long-lived process, the daemon): a refreshed token set the
         store refuses (locked) is kept in memory, served, and saved by ``save_unsaved``
         or the next call once the store takes it; without it, the refresh fails saying
-        that a new sign-in will be needed."""
+        that a new sign-in will be needed.
+
+        ``isolate_refresh`` (the daemon): each refresh runs in a child process
+        (``sigilforge.isolated_refresh``), so a SIGKILL, crash or OOM kill of this
+        process never loses a rotated refresh token; the child opens its own broker
+        with ``Broker.open`` in the same environment. In-process users (the CLI with
+        ``--no-daemon``, embedders) refresh in-process, their signals deferred."""
         # A config dir others can write to lets them swap our files: fixed, with a warning.
         repair_unsafe_dir(paths.config_dir())
         if config is None:
@@ -151,6 +165,7 @@ class Broker:
             oauth=None,
             providers_file=paths.providers_file(),
             keep_unsaved=keep_unsaved,
+            isolate_refresh=isolate_refresh,
         )
 
     def __enter__(self) -> Broker:
@@ -160,6 +175,7 @@ class Broker:
         self.close()
 
     def close(self) -> None:
+        self.close_refreshes()
         closer = getattr(self._oauth_flows, "close", None)
         if closer is not None:
             closer()
@@ -231,6 +247,17 @@ class Broker:
     def save_unsaved(self) -> None:
         """Save refreshed tokens the store refused earlier, if it takes them now."""
         self._tokens.save_unsaved()
+
+    def close_refreshes(self) -> None:
+        """With ``isolate_refresh``: start no more refresh processes, and calls waiting on
+        one stop waiting at once with a named error; the processes finish and save on
+        their own. The daemon calls it when it leaves with calls still running."""
+        self._tokens.close()
+
+    def report_refresh(self, request: RefreshRequest) -> RefreshReport:
+        """Run one refresh as ``request`` asks and report what happened instead of
+        raising: the child process of an ``isolate_refresh`` broker calls this."""
+        return self._tokens.report_refresh(request)
 
     # -- OAuth providers -------------------------------------------------------------------
 

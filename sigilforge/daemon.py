@@ -197,7 +197,8 @@ def _open_broker() -> Broker:
     from sigilforge.store import read_ahead
 
     try:
-        return Broker.open(keep_unsaved=True)
+        # Refreshes run in child processes: killing the daemon never loses a rotated token.
+        return Broker.open(keep_unsaved=True, isolate_refresh=True)
     finally:
         # Its store took the session opened ahead, or it never will (another store
         # configured, or no broker): then it is closed.

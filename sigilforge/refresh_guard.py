@@ -7,8 +7,9 @@ live copy is in this process's memory (DESIGN 4 and 5):
   delivered when the block ends, with their usual effect (exit, ``KeyboardInterrupt``).
   ``TokenManager`` uses it around every refresh. It takes effect when the refresh runs
   in the main thread (the CLI, most embedders); a program that refreshes in other
-  threads calls ``install()`` once from its main thread, or, like the daemon, drains its
-  refreshes before it exits.
+  threads calls ``install()`` once from its main thread. The daemon runs each refresh in
+  a child process's main thread (``isolated_refresh``), so the deferral applies there and
+  a kill of the daemon itself loses nothing.
 - ``InFlight``: a marker file beside the account's refresh lock while a refresh is in
   flight (a pid and a time, never a secret). What no process can defer (SIGKILL, power
   loss) leaves it behind; the next process that finds it verifies the stored refresh

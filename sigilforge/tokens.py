@@ -19,10 +19,18 @@ Rules it keeps (DESIGN section 5):
 - For the daemon: ``next_refresh_at`` says (in wall-clock Unix time) when the next token
   falls due, ``refresh_due`` refreshes what is due; an account whose refresh failed for
   a temporary reason is retried later with exponential backoff.
+- Also for the daemon (``isolated``): each refresh transaction runs in a child process
+  (``sigilforge.isolated_refresh``), which does exactly the in-process refresh below and
+  reports back; this manager applies the report (cache, events, re-auth reasons,
+  Retry-After, a token set the store refused) as if it had refreshed itself. A killed
+  daemon then never holds the only copy of a rotated refresh token. A refresh of a token
+  set that lives only in memory (the store refused it) stays in-process: no other
+  process has it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -47,11 +55,22 @@ from sigilforge.errors import (
 )
 from sigilforge.events import EventHub
 from sigilforge.filelock import locked
+from sigilforge.isolated_refresh import RefreshReport, RefreshRequest
 from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
 from sigilforge.refresh_guard import InFlight, deferred_signals, fault_pause
 from sigilforge.store.base import SecretKey, SecretKind, SecretStore
 
-__all__ = ["Refreshed", "Refresher", "TokenManager", "due_at", "read_token_set", "refresh_margin"]
+__all__ = [
+    "RefreshElsewhere",
+    "Refreshed",
+    "Refresher",
+    "TokenManager",
+    "due_at",
+    "fingerprint",
+    "read_token_set",
+    "refresh_margin",
+    "refresh_time_limit",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +82,27 @@ _RETRY_DELAYS = (0.25, 1.0)
 # Between proactive attempts after a temporary failure: doubling, from..to seconds.
 _BACKOFF_FIRST = 15.0
 _BACKOFF_MAX = 600.0
+# Longer than one refresh's HTTP time limits, so a waiter outlasts the refresher.
+_LOCK_WAIT = 60.0
+# HTTP requests one refresh attempt may make (endpoint discovery, the token request).
+_REQUESTS_PER_ATTEMPT = 2
+# Start-up, the store's round trips, a test's fault pause: on top of lock wait and HTTP.
+_SLACK = 45.0
+
+
+def refresh_time_limit(http_timeout: float) -> float:
+    """The longest one refresh transaction can take: the lock wait, every attempt's
+    HTTP deadlines and the backoff between them, and some slack."""
+    attempts = len(_RETRY_DELAYS) + 1
+    return (
+        _LOCK_WAIT + attempts * _REQUESTS_PER_ATTEMPT * http_timeout + sum(_RETRY_DELAYS) + _SLACK
+    )
+
+
+def fingerprint(tokens: TokenSet) -> str:
+    """A short digest of the access token: enough to tell two token sets apart, and
+    nothing to learn the token from (it goes into another process's argv)."""
+    return hashlib.sha256(tokens.access_token.encode()).hexdigest()[:16]
 
 
 def refresh_margin(lifetime: float | None) -> float:
@@ -118,6 +158,14 @@ class Refresher(Protocol):
     def refresh(self, account: Account, tokens: TokenSet) -> TokenSet: ...
 
 
+class RefreshElsewhere(Protocol):
+    """Runs a refresh transaction in another process (``isolated_refresh.ChildRefresh``)."""
+
+    def run(self, request: RefreshRequest) -> RefreshReport: ...
+
+    def close(self) -> None: ...
+
+
 def read_token_set(secrets: SecretStore, service: str, account: str) -> TokenSet | None:
     """The token set stored for an account, as it is; None if there is none."""
     raw = secrets.get(SecretKey.for_account(service, account, SecretKind.TOKEN_SET))
@@ -135,6 +183,7 @@ class TokenManager:
         refresher: Callable[[], Refresher] | None = None,
         clock: Callable[[], float] = time.time,
         keep_unsaved: bool = False,
+        isolated: RefreshElsewhere | None = None,
     ) -> None:
         self._accounts = accounts
         self._secrets = secrets
@@ -160,6 +209,13 @@ class TokenManager:
         # Why an account was marked for re-auth here: a later call says the same, not a
         # bare "sign in again" (the refresh timer may be the one that found out).
         self._reauth_reasons: dict[_Key, str] = {}
+        # The daemon refreshes in child processes (``sigilforge.isolated_refresh``).
+        self._isolated = isolated
+
+    def close(self) -> None:
+        """Threads waiting on a refresh in a child process stop waiting (it goes on)."""
+        if self._isolated is not None:
+            self._isolated.close()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -196,16 +252,16 @@ class TokenManager:
         if acc.key not in self._unsaved and InFlight(self._lock_path(acc)).exists():
             # A refresh was cut short (SIGKILL, power loss, a store that refused): find
             # out now whether the stored refresh token survived, rather than serve on.
-            return self._refresh(acc, stale=tokens, forced=False).token
+            return self._refresh(acc, stale=fingerprint(tokens), forced=False).token
         if not self._is_due(tokens):
             return tokens.access()
-        return self._refresh(acc, stale=tokens, forced=False).token
+        return self._refresh(acc, stale=fingerprint(tokens), forced=False).token
 
     def force_refresh(self, service: str, account: str) -> AccessToken:
         acc = self._accounts.get(service, account)
         if acc.kind is not AccountKind.OAUTH2:
             raise InvalidArgument(f"{service}/{account} holds an API key; nothing to refresh")
-        return self._refresh(acc, stale=self._load_tokens(acc), forced=True).token
+        return self._refresh(acc, stale=fingerprint(self._load_tokens(acc)), forced=True).token
 
     def api_key(self, acc: Account) -> str:
         version = self._accounts.version()
@@ -266,19 +322,22 @@ class TokenManager:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _refresh(self, acc: Account, *, stale: TokenSet, forced: bool) -> Refreshed:
+    def _refresh(self, acc: Account, *, stale: str, forced: bool) -> Refreshed:
+        """Refresh ``acc`` unless someone did since its access token was ``stale`` (a
+        ``fingerprint``)."""
         key = acc.key
-        # Longer than one refresh's HTTP time limits, so a waiter outlasts the refresher.
-        wait = 60.0
+        wait = _LOCK_WAIT
         if not self._lock_for(key).acquire(timeout=wait):
             raise Timeout(f"timed out waiting for a refresh of {acc.service}/{acc.account}")
         try:
             produced = self._cache.get(key)
             if produced is not None and isinstance(produced.value, TokenSet):
                 fresh = produced.value
-                if fresh.access_token != stale.access_token:
+                if fingerprint(fresh) != stale:
                     # A thread of ours refreshed while we waited: take what it produced.
                     return Refreshed(fresh.access(), refreshed=True)
+            if self._isolated is not None and key not in self._unsaved:
+                return self._refresh_in_child(acc, stale=stale, forced=forced)
             lock_path = self._lock_path(acc)
             with locked(lock_path, timeout=wait):
                 acc = self._accounts.get(*key)
@@ -286,7 +345,7 @@ class TokenManager:
                 if key not in self._unsaved and InFlight(lock_path).exists():
                     # Found under the lock, so its refresh is over and never saved.
                     return self._refresh_locked(acc, current, forced=True, interrupted=True)
-                if current.access_token != stale.access_token:
+                if fingerprint(current) != stale:
                     # Another process refreshed while we waited for the lock: take theirs
                     # (even if it is due again already: one refresh per expiry, not per call).
                     return Refreshed(current.access(), refreshed=True)
@@ -295,6 +354,78 @@ class TokenManager:
                 return self._refresh_locked(acc, current, forced=forced)
         finally:
             self._lock_for(key).release()
+
+    def _refresh_in_child(self, acc: Account, *, stale: str, forced: bool) -> Refreshed:
+        """The transaction above (from the file lock on) in a child process; its report
+        applied here as if this process had done the work."""
+        assert self._isolated is not None
+        key = acc.key
+        wait = self._not_before.get(key, 0.0) - self._clock()
+        request = RefreshRequest(
+            acc.service,
+            acc.account,
+            forced=forced,
+            stale=stale,
+            wait=wait if wait > 0 else None,
+            keep_unsaved=self._keep_unsaved,
+        )
+        try:
+            report = self._isolated.run(request)
+        except SigilforgeError:
+            # It died or is still running: the provider may have rotated, so the next call
+            # reads the store and the marker instead of serving what memory holds.
+            self.forget(*key)
+            raise
+        if report.wait is not None:
+            self._not_before[key] = self._clock() + report.wait
+        if report.reauth is not None:
+            self._reauth_reasons[key] = report.reauth
+            self.forget(*key)
+        if report.unsaved is not None:
+            # The store refused it: this process now holds the only copy (DESIGN 5).
+            self._unsaved[key] = report.unsaved
+            self._cache[key] = _CacheEntry(self._accounts.version(), report.unsaved)
+        try:
+            if report.error is not None:
+                raise report.error
+            if report.unsaved is not None:
+                return Refreshed(report.unsaved.access(), refreshed=True)
+            if report.refreshed:
+                self._backoff.pop(key, None)
+            # What the child saved (or found), read back from the store into the cache
+            # before anyone hears of it.
+            current = self._load_tokens(self._accounts.get(*key))
+            return Refreshed(current.access(), report.refreshed)
+        finally:
+            for event in report.events:
+                self._events.emit(event)
+
+    def report_refresh(self, request: RefreshRequest) -> RefreshReport:
+        """The child's side of ``isolated``: refresh in-process as asked and say what
+        happened, errors included, for the parent to apply."""
+        key = (request.service, request.account)
+        if request.wait is not None:
+            self._not_before[key] = self._clock() + request.wait
+        seen: list[events.Event] = []
+        unsubscribe = self._events.subscribe(seen.append)
+        refreshed = False
+        error: SigilforgeError | None = None
+        try:
+            acc = self._accounts.get(*key)
+            refreshed = self._refresh(acc, stale=request.stale, forced=request.forced).refreshed
+        except SigilforgeError as exc:
+            error = exc
+        finally:
+            unsubscribe()
+        wait = self._not_before.get(key, 0.0) - self._clock()
+        return RefreshReport(
+            refreshed=refreshed,
+            events=tuple(seen),
+            wait=wait if wait > 0 else None,
+            reauth=self._reauth_reasons.get(key),
+            unsaved=self._unsaved.get(key),
+            error=error,
+        )
 
     def has_unsaved(self) -> bool:
         """Whether a refreshed token set lives only in memory (the store refused it)."""
@@ -312,7 +443,7 @@ class TokenManager:
     def _save_unsaved(self, acc: Account, tokens: TokenSet) -> bool:
         """Try again to save a token set the store refused; True once it is saved."""
         try:
-            with locked(self._lock_path(acc), timeout=60.0):
+            with locked(self._lock_path(acc), timeout=_LOCK_WAIT):
                 self.store_tokens(acc, tokens)
                 InFlight(self._lock_path(acc)).clear()
         except StoreError:
@@ -460,7 +591,7 @@ class TokenManager:
             if when is None or when > now or (retry is not None and retry.retry_at > now):
                 continue
             try:
-                got = self._refresh(acc, stale=tokens, forced=False)
+                got = self._refresh(acc, stale=fingerprint(tokens), forced=False)
             except ReauthRequired:
                 continue
             except SigilforgeError as exc:

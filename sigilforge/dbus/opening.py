@@ -100,6 +100,12 @@ class OpeningBroker:
         if broker is not None:
             broker.save_unsaved()
 
+    def close_refreshes(self) -> None:
+        """Calls waiting on a refresh process answer now (it goes on by itself)."""
+        broker = self._broker
+        if broker is not None:
+            broker.close_refreshes()
+
     # -- BrokerPort ------------------------------------------------------------------------
 
     def cached_token(self, service: str, account: str) -> AccessToken | None:

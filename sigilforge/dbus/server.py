@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 _BUS_TIMEOUT = 10.0
 _DRAIN_TIMEOUT = 5.0
+# After the drain: how long callers of refreshes left to their processes get to be answered.
+_LAST_ANSWERS = 1.0
 # The refresh thread wakes at least this often, so a suspend delays a refresh by at most
 # this much after resume (its schedule is on the wall clock).
 _REFRESH_MAX_SLEEP = 60.0
@@ -98,7 +100,7 @@ async def serve(
             await asyncio.to_thread(broker.save_unsaved)
             if broker.has_unsaved():
                 log.warning("leaving with refreshed tokens the store refused: sign in again")
-        await _wind_down(bus, interface)
+        await _wind_down(bus, interface, broker)
         return outcome
     finally:
         interface.detach()
@@ -153,7 +155,7 @@ async def _run_until_done(
             task.cancel()
 
 
-async def _wind_down(bus: MessageBus, interface: BrokerInterface) -> None:
+async def _wind_down(bus: MessageBus, interface: BrokerInterface, broker: OpeningBroker) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(bus.release_name(BUS_NAME), _BUS_TIMEOUT)
     # Calls that reached us before the release still get their answer.
@@ -161,3 +163,14 @@ async def _wind_down(bus: MessageBus, interface: BrokerInterface) -> None:
     deadline = loop.time() + _DRAIN_TIMEOUT
     while interface.activity.running and loop.time() < deadline:
         await asyncio.sleep(0.02)
+    if interface.activity.running:
+        # A refresh taking longer runs in a process of its own and saves without us:
+        # its callers get a named error now rather than no answer.
+        broker.close_refreshes()
+        deadline = loop.time() + _LAST_ANSWERS
+        while interface.activity.running and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+    # A call counts as done just before dbus-fast sends its reply from the task's done
+    # callback, already queued on the loop: one turn lets those replies out before the
+    # bus is disconnected.
+    await asyncio.sleep(0)

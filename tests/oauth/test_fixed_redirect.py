@@ -51,7 +51,7 @@ def test_exact_redirect_uri_and_nonce_complete_the_browser_flow(
     code, _, err = flow.finish()
     assert code == 0, err
     assert "added strict/alice (oauth2)" in err
-    assert run_cli("get-token", "strict", "alice").stdout.startswith("tok-at-")
+    assert run_cli("get-token", "strict", "alice").stdout.startswith("tok-")
 
 
 def test_the_strict_server_refuses_any_other_redirect_uri(strict: AuthServer) -> None:

@@ -101,17 +101,19 @@ def test_one_refresh_for_100_callers_in_2_processes(
     assert _works(auth_server, tokens[0])
 
 
-def test_invalid_grant_means_reauth(broker: Broker, corp: AuthServer, run_cli: RunCli) -> None:
-    sign_in(broker, "alice")
+def test_invalid_grant_means_reauth(
+    either_broker: Broker, corp: AuthServer, run_cli: RunCli
+) -> None:
+    sign_in(either_broker, "alice")
     before = stored_tokens()
     seen: list[Event] = []
-    broker.subscribe(seen.append)
+    either_broker.subscribe(seen.append)
     corp.fail_next("invalid_grant")
     with pytest.raises(ReauthRequired) as raised:
-        broker.refresh_token("corp", "alice")
+        either_broker.refresh_token("corp", "alice")
     assert [type(e) for e in seen] == [events.ReauthRequired]
     assert MARKER not in repr(seen) + str(raised.value)
-    assert broker.get_account("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
+    assert either_broker.get_account("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
     # The tokens are kept (a later sign-in replaces them; revocation can still use them).
     assert stored_tokens() == before
     result = run_cli("get-token", "corp", "alice")
@@ -121,15 +123,15 @@ def test_invalid_grant_means_reauth(broker: Broker, corp: AuthServer, run_cli: R
     assert listed[0]["status"] == "reauth_required"
 
     # Adding the account again is how the user recovers.
-    sign_in(broker, "alice")
-    assert broker.get_account("corp", "alice").status is AccountStatus.OK
+    sign_in(either_broker, "alice")
+    assert either_broker.get_account("corp", "alice").status is AccountStatus.OK
     assert _works(corp, run_cli("get-token", "corp", "alice").stdout.strip())
 
 
 def test_reused_refresh_token_after_a_lost_answer_is_clean_reauth(
-    broker: Broker, corp: AuthServer
+    either_broker: Broker, corp: AuthServer
 ) -> None:
-    sign_in(broker, "alice")
+    sign_in(either_broker, "alice")
     stolen = stored_tokens()
     # Someone else (an attacker with a copy) refreshes first; ours is now rotated out,
     # and presenting it again ends the grant at the server.
@@ -143,8 +145,11 @@ def test_reused_refresh_token_after_a_lost_answer_is_clean_reauth(
     )
     assert answer.status_code == 200
     with pytest.raises(ReauthRequired, match="refused the refresh token"):
-        broker.refresh_token("corp", "alice")
-    assert broker.get_account("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
+        either_broker.refresh_token("corp", "alice")
+    assert either_broker.get_account("corp", "alice").status is AccountStatus.REAUTH_REQUIRED
+    # A later call says why, not a bare "sign in again".
+    with pytest.raises(ReauthRequired, match="refused the refresh token"):
+        either_broker.get_token("corp", "alice")
 
 
 @pytest.mark.parametrize("failure", ["503", "html", "junk"])
@@ -218,15 +223,22 @@ def test_due_token_kept_while_provider_is_down(broker: Broker, corp: AuthServer)
 
 
 def test_missing_refresh_token_in_answer_keeps_the_old_one(
-    broker: Broker, corp: AuthServer
+    either_broker: Broker, corp: AuthServer
 ) -> None:
     corp.rotate = False
-    sign_in(broker, "alice")
+    sign_in(either_broker, "alice")
     before = stored_tokens()
-    fresh = broker.refresh_token("corp", "alice")
+    seen: list[Event] = []
+    either_broker.subscribe(seen.append)
+    fresh = either_broker.refresh_token("corp", "alice")
     after = stored_tokens()
     assert fresh.token == after.access_token != before.access_token
     assert after.refresh_token == before.refresh_token
+    assert after.expires_at is not None
+    assert seen == [TokenRefreshed("corp", "alice", after.expires_at)]
+    # Served from memory now: the same token, no other request.
+    assert either_broker.get_token("corp", "alice").token == fresh.token
+    assert corp.token_requests("refresh_token") == 1
 
 
 @pytest.mark.slow
@@ -342,29 +354,29 @@ def test_background_refresh_emits_token_refreshed(home: Home, auth_server: AuthS
     broker.close()
 
 
-def test_429_retry_after_is_honoured(broker: Broker, corp: AuthServer) -> None:
-    sign_in(broker, "alice")
+def test_429_retry_after_is_honoured(either_broker: Broker, corp: AuthServer) -> None:
+    sign_in(either_broker, "alice")
     corp.fail_next("429", count=5)
     with pytest.raises(ProviderError) as first:
-        broker.refresh_token("corp", "alice")
+        either_broker.refresh_token("corp", "alice")
     assert first.value.transient
     assert first.value.retry_after == 120
     # No request before Retry-After has passed: not in the same call, not in the next.
     assert corp.token_requests("refresh_token") == 1
     with pytest.raises(ProviderError):
-        broker.refresh_token("corp", "alice")
+        either_broker.refresh_token("corp", "alice")
     assert corp.token_requests("refresh_token") == 1
 
 
 def test_provider_text_never_reaches_the_signal_and_is_redacted_in_errors(
-    broker: Broker, corp: AuthServer
+    either_broker: Broker, corp: AuthServer
 ) -> None:
-    sign_in(broker, "alice")
+    sign_in(either_broker, "alice")
     seen: list[Event] = []
-    broker.subscribe(seen.append)
+    either_broker.subscribe(seen.append)
     corp.fail_next("invalid_grant")
     with pytest.raises(ReauthRequired):
-        broker.refresh_token("corp", "alice")
+        either_broker.refresh_token("corp", "alice")
     assert [type(e) for e in seen] == [events.ReauthRequired]
     # The broker's own phrase; "grant revoked" is the provider's text.
     assert "grant revoked" not in repr(seen)
