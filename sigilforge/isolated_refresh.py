@@ -31,10 +31,11 @@ The daemon waits for the answer at most ``time_limit`` (longer than the account 
 wait plus every HTTP deadline of a refresh), reaps the child (no zombies), and turns a
 child that ended without an answer into a named error (``Failed``) for the caller; its
 marker, if it had set one, stays and the next call verifies the stored refresh token.
-At the time limit the child gets SIGTERM, which it defers until its save is done.
+At the time limit the child gets SIGTERM, which it defers until it has saved and answered.
 
 Under systemd (``KillMode=control-group``, the default) a stop sends SIGTERM to the
-child too: it defers it until the token set is saved and read back, then exits.
+child too: it defers it until the token set is saved and read back and its answer
+written, then exits of it.
 """
 
 from __future__ import annotations

@@ -320,6 +320,31 @@ def test_a_stop_of_the_whole_service_waits_for_the_refresh_processes_save(
     )
 
 
+def test_a_sigterm_to_the_refresh_process_after_rotation_still_answers_its_caller(
+    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
+) -> None:
+    # A `kill` of the refresh process while the daemon stays: it saves, answers the
+    # daemon, then exits; the caller gets its token, not "ended without an answer".
+    write_provider(rig.home, auth_server)
+    sign_in_cli(rig)
+    assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
+    ready = tmp_path / "daemon-ready"
+    asker = ask_for_refresh(rig)
+    wait_for(ready, asker)
+    child = paused_child(ready)
+    os.kill(child, signal.SIGTERM)
+    ready.unlink()
+    out, err = asker.communicate(timeout=30)
+    assert asker.returncode == 0, err + rig.log_text()
+    assert auth_server.introspect(out.strip())
+    assert gone(child), "the refresh process did not exit after its answer"
+    final = stored_refresh_token(rig)
+    assert final is not None
+    assert auth_server.introspect(final), "the refresh token in the store is dead"
+    assert "without an answer" not in rig.log_text()
+    hostile_record("interrupts", "SIGTERM to the daemon's refresh process after rotation", 1, 1)
+
+
 def test_a_keyring_locked_during_a_refresh_loses_nothing(
     rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
 ) -> None:
