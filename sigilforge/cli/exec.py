@@ -1,6 +1,9 @@
 """``sigilforge exec [--env NAME=REF]... [--env-file FILE] -- COMMAND...`` (as ``op run``).
 
-References are resolved first, all of them; then this process *becomes* COMMAND
+The references are the values of ``--env`` and ``--env-file``, and the values of
+variables already in the environment that are references (``export
+API_KEY=auth://openai/work`` in a shell profile, as ``op run`` reads ``op://``). They
+are resolved first, all of them; then this process *becomes* COMMAND
 (execve), with the secrets in its environment only. So COMMAND's exit status and the
 signals sent to it are its own, with nothing in between to forward them, and no secret
 is ever in an argv or in the caller's environment.
@@ -69,12 +72,17 @@ def read_env_file(path: Path) -> list[tuple[str, str]]:
 def exec_command(
     state: State, assignments: tuple[str, ...], env_file: Path | None, command: tuple[str, ...]
 ) -> None:
-    """Run COMMAND with references resolved into its environment."""
-    pairs = read_env_file(env_file) if env_file else []
-    pairs += [_split(a, "--env") for a in assignments]
+    """Run COMMAND with references resolved into its environment.
+
+    References come from --env, --env-file and variables already set to one."""
+    # Later sources win (--env over --env-file over the environment); only the values
+    # that win are resolved, so a reference overridden on the command line never fails.
+    wanted = {name: value for name, value in os.environ.items() if is_reference(value)}
+    wanted.update(read_env_file(env_file) if env_file else [])
+    wanted.update(_split(a, "--env") for a in assignments)
     env = dict(os.environ)
     resolved: dict[str, str] = {}
-    for name, value in pairs:
+    for name, value in wanted.items():
         if is_reference(value):
             if value not in resolved:
                 resolved[value] = state.backend().resolve(value)

@@ -151,6 +151,22 @@ def test_exec_reads_an_env_file_of_references(env: dict[str, str], tmp_path: Pat
     assert out.read_text() == f"{KEY}\nquoted text"
 
 
+def test_exec_resolves_references_it_inherits_and_lets_options_override_them(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "child"
+    script = CHILD.replace("time.sleep(60)", "")
+    inherited = {**env, "API_KEY": "auth://openai/work", "PLAIN": "auth://openai/nobody"}
+    # PLAIN's inherited reference names no account; --env replaces it before it is read.
+    done = _run(
+        inherited,
+        *("exec", "--env", "PLAIN=given", "--", sys.executable, "-c", script),
+        *(str(out), "default"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == f"{KEY}\ngiven"
+
+
 def test_exec_with_an_unresolvable_reference_runs_nothing(
     env: dict[str, str], tmp_path: Path
 ) -> None:
