@@ -49,9 +49,11 @@ _LAST_ANSWERS = 1.0
 # The refresh thread wakes at least this often, so a suspend delays a refresh by at most
 # this much after resume (its schedule is on the wall clock).
 _REFRESH_MAX_SLEEP = 60.0
-# Enough threads for a slow provider not to hold up Secret Service reads, few enough
-# to keep an idle daemon small.
-_WORKERS = 4
+# A call that waits (a refresh on a slow provider, the refreshes queued behind it on the
+# account's lock, a revocation) holds a thread for up to its deadline: with only a few,
+# a handful of those left ListAccounts and every cache miss waiting too. Threads start
+# only when calls overlap, so an idle daemon stays as small as with four.
+_WORKERS = 32
 
 
 class Outcome(enum.Enum):

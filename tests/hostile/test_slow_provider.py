@@ -8,6 +8,7 @@ still has most of its answer to send.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -15,12 +16,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
 
 from sigilforge.dbus.blocking import BlockingClient
 from sigilforge.errors import Timeout
 from sigilforge.oauth.http import Http
 from sigilforge.testing.authserver import AuthServer
-from sigilforge.testing.broker_rig import BrokerRig
+from sigilforge.testing.broker_rig import BUS_NAME, INTERFACE, OBJECT_PATH, BrokerRig
 from sigilforge.testing.hostile_report import Recorder
 from sigilforge.testing.signin import sign_in, write_provider
 
@@ -168,3 +171,58 @@ def test_a_stuck_refresh_does_not_hold_up_other_callers(
     # minutes), whether or not a retry then got a token.
     assert server.token_requests("refresh_token") in (refreshes + 1, refreshes + 2)
     hostile_record("slow provider", "others answered during a stuck refresh", 1, 1)
+
+
+def test_refreshes_waiting_on_a_slow_provider_do_not_hold_up_listing(
+    rig: tuple[BrokerRig, AuthServer], hostile_record: Recorder
+) -> None:
+    # A script that forces a refresh from several places at once: one refresh trickles
+    # until its deadline and the others wait for the account's lock, each in a worker
+    # thread. More of them than the daemon had workers once left ListAccounts (and every
+    # cache miss) queued behind them until the slow provider gave up.
+    own, server = rig
+    setup = BlockingClient.connect(timeout=60)
+    try:
+        sign_in(setup, "alice")
+    finally:
+        setup.close()
+    server.fail_next("trickle", delay=1.0)
+    waiting = 6
+
+    def call(member: str) -> Message:
+        body = ["corp", "alice"] if member == "RefreshToken" else []
+        signature = "ss" if body else ""
+        return Message(
+            destination=BUS_NAME,
+            path=OBJECT_PATH,
+            interface=INTERFACE,
+            member=member,
+            signature=signature,
+            body=body,
+        )
+
+    async def scenario() -> tuple[Message | None, int, list[Message | None]]:
+        bus = await MessageBus(bus_address=own.bus.address).connect()
+        try:
+            # One connection, so the daemon reads the refreshes before the listing.
+            refreshes = [
+                asyncio.ensure_future(bus.call(call("RefreshToken"))) for _ in range(waiting)
+            ]
+            listing = await asyncio.wait_for(bus.call(call("ListAccounts")), 60)
+            ended = sum(r.done() for r in refreshes)
+            return listing, ended, await asyncio.wait_for(asyncio.gather(*refreshes), 120)
+        finally:
+            bus.disconnect()
+
+    listing, ended, refreshed = asyncio.run(scenario())
+    assert listing is not None
+    assert listing.message_type is MessageType.METHOD_RETURN, listing.body
+    assert sorted(row["account"].value for row in listing.body[0]) == ["alice", "work"]
+    assert ended == 0, f"ListAccounts waited for {ended} refreshes of a slow provider"
+    # The trickled one failed at its deadline (or was retried); the others then refreshed.
+    assert len(refreshes_ok(refreshed)) >= waiting - 1
+    hostile_record("slow provider", f"listing answered while {waiting} refreshes wait on one", 1, 1)
+
+
+def refreshes_ok(replies: list[Message | None]) -> list[Message]:
+    return [r for r in replies if r is not None and r.message_type is MessageType.METHOD_RETURN]
