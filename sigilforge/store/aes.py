@@ -13,7 +13,7 @@ import ctypes
 import functools
 from collections.abc import Callable
 
-__all__ = ["DecryptionError", "decrypt"]
+__all__ = ["DecryptionError", "decrypt", "libcrypto"]
 
 _BLOCK = 16
 _SONAMES = ("libcrypto.so.3", "libcrypto.so.1.1")
@@ -31,12 +31,25 @@ def decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
 
 
 @functools.cache
-def _backend() -> Callable[[bytes, bytes, bytes], bytes]:
+def libcrypto() -> ctypes.CDLL | None:
+    """The system's OpenSSL ``libcrypto``, loaded once (the session's key agreement,
+    ``sigilforge.store.dh``, uses it too); None where there is none."""
     for soname in _SONAMES:
         try:
-            return _Libcrypto(ctypes.CDLL(soname)).decrypt
-        except (OSError, AttributeError):
+            return ctypes.CDLL(soname)
+        except OSError:
             continue
+    return None
+
+
+@functools.cache
+def _backend() -> Callable[[bytes, bytes, bytes], bytes]:
+    lib = libcrypto()
+    if lib is not None:
+        try:
+            return _Libcrypto(lib).decrypt
+        except AttributeError:
+            pass
     return _with_cryptography
 
 
