@@ -35,6 +35,7 @@ LOCKED = "org.freedesktop.Secret.Error.IsLocked"
 NO_SUCH_OBJECT = "org.freedesktop.Secret.Error.NoSuchObject"
 _NOT_SUPPORTED = "org.freedesktop.DBus.Error.NotSupported"
 
+
 class _Session:
     """One Secret Service session: its object path and AES key (None: plain)."""
 
