@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from sigilforge.store import dh
-from sigilforge.store.aes import decrypt
+from sigilforge.store.aes import decrypt, prepare
 from sigilforge.store.bus import BusConnection, BusError, session_bus_address
 
 __all__ = ["LOCKED", "NO_SUCH_OBJECT", "SecretReader"]
@@ -77,6 +77,7 @@ class SecretReader:
             # The session and the search in one round trip: neither needs the other.
             self._opening = self._begin_session()
         searching = self._service("SearchItems", "a{ss}", attributes)
+        prepare()  # while the search is on its way
         session = self._session
         if session is None:
             assert self._opening is not None
