@@ -77,7 +77,6 @@ class SecretReader:
             # The session and the search in one round trip: neither needs the other.
             self._opening = self._begin_session()
         searching = self._service("SearchItems", "a{ss}", attributes)
-        prepare()  # while the search is on its way
         session = self._session
         if session is None:
             assert self._opening is not None
@@ -88,7 +87,10 @@ class SecretReader:
             if locked:
                 raise BusError(LOCKED, "the item is locked")
             return None
-        (secrets,) = self._bus.reply(self._service("GetSecrets", "aoo", unlocked, session.path))
+        getting = self._service("GetSecrets", "aoo", unlocked, session.path)
+        if session.key is not None:
+            prepare()  # while the secrets are on their way (the search's reply came already)
+        (secrets,) = self._bus.reply(getting)
         for path in unlocked:
             if path in secrets:
                 return session.plain(secrets[path])
