@@ -43,13 +43,13 @@ from sigilforge.model import (
     validate_account,
     validate_service,
 )
-from sigilforge.pending import Pending
 from sigilforge.status import StoreStatus
 from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
 from sigilforge.tokens import Refresher, TokenManager, refresh_time_limit
 
 if TYPE_CHECKING:
     from sigilforge.isolated_refresh import ChildRefresh, RefreshReport, RefreshRequest
+    from sigilforge.pending import Pending
     from sigilforge.resolve import Resolver
 
 __all__ = ["Broker", "BrokerAPI", "GrantFlows"]
@@ -291,6 +291,8 @@ class Broker:
         if existing is not None and existing.status is AccountStatus.OK:
             raise AccountExists(f"account {service}/{account} exists; remove it first")
         if options.resolved_flow() is Flow.API_KEY:
+            from sigilforge.pending import Pending  # AddAccount's alone: not at activation
+
             key = _clean_api_key(options.api_key)
             return Pending.completed(self._save_api_key(service, account, key, existing))
         pending = self._oauth().start(service, account, options)
