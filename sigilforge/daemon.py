@@ -27,7 +27,7 @@ def _import_without_openssl(meanwhile: Callable[[], None]) -> None:
     # nothing it needs before an HTTPS refresh: asyncio imports ssl for TLS transports
     # the daemon's loop never uses (it speaks to the bus over a Unix socket), and
     # hashlib/hmac load _hashlib where Python's own SHA-2 serves the one key derivation
-    # of the Secret Service session (its AES loads libcrypto alone, at the first read).
+    # of the Secret Service session (its DH and AES load libcrypto alone, through ctypes).
     # So these are imported with OpenSSL hidden; HTTPS, in worker threads, imports ssl
     # (and with it OpenSSL) itself when first needed.
     # Called first thing in ``run``: a process that merely imports this module (an
