@@ -29,7 +29,6 @@ from sigilforge.errors import (
 )
 from sigilforge.events import AccountAdded, AccountRemoved, EventHub, Listener
 from sigilforge.fileio import repair_unsafe_dir
-from sigilforge.isolated_refresh import ChildRefresh, RefreshReport, RefreshRequest
 from sigilforge.model import (
     API_KEY_MAX,
     AccessToken,
@@ -44,12 +43,13 @@ from sigilforge.model import (
     validate_account,
     validate_service,
 )
-from sigilforge.pending import Pending
 from sigilforge.status import StoreStatus
 from sigilforge.store import SecretKey, SecretKind, SecretStore, open_store
 from sigilforge.tokens import Refresher, TokenManager, refresh_time_limit
 
 if TYPE_CHECKING:
+    from sigilforge.isolated_refresh import ChildRefresh, RefreshReport, RefreshRequest
+    from sigilforge.pending import Pending
     from sigilforge.resolve import Resolver
 
 __all__ = ["Broker", "BrokerAPI", "GrantFlows"]
@@ -124,7 +124,7 @@ class Broker:
             clock=clock,
             keep_unsaved=keep_unsaved,
             isolated=(
-                ChildRefresh(refresh_time_limit(self.config.http_timeout_secs))
+                _RefreshProcesses(refresh_time_limit(self.config.http_timeout_secs))
                 if isolate_refresh
                 else None
             ),
@@ -291,6 +291,8 @@ class Broker:
         if existing is not None and existing.status is AccountStatus.OK:
             raise AccountExists(f"account {service}/{account} exists; remove it first")
         if options.resolved_flow() is Flow.API_KEY:
+            from sigilforge.pending import Pending  # AddAccount's alone: not at activation
+
             key = _clean_api_key(options.api_key)
             return Pending.completed(self._save_api_key(service, account, key, existing))
         pending = self._oauth().start(service, account, options)
@@ -391,6 +393,37 @@ class Broker:
         from sigilforge.providers import ProviderRegistry
 
         return OAuthFlows(ProviderRegistry(self._providers_file), self._secrets, self.config)
+
+
+class _RefreshProcesses:
+    """``isolated_refresh.ChildRefresh``, made by the first refresh: a daemon whose first
+    calls refresh nothing (an API key, a token still valid) never loads the child's
+    codec while it answers them."""
+
+    def __init__(self, time_limit: float) -> None:
+        self._time_limit = time_limit
+        self._lock = threading.Lock()
+        self._children: ChildRefresh | None = None
+        self._closed = False
+
+    def _get(self) -> ChildRefresh:
+        with self._lock:
+            if self._children is None:
+                from sigilforge.isolated_refresh import ChildRefresh
+
+                self._children = ChildRefresh(self._time_limit)
+                if self._closed:
+                    self._children.close()
+            return self._children
+
+    def run(self, request: RefreshRequest) -> RefreshReport:
+        return self._get().run(request)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._children is not None:
+                self._children.close()
 
 
 def _secret_kind(kind: AccountKind) -> SecretKind:

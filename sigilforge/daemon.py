@@ -9,16 +9,15 @@ account names and error codes, never a secret.
 
 from __future__ import annotations
 
+# Only what ``run`` needs before it turns the collector off: whatever is imported
+# before that (this module's imports with it) is walked by collections as it loads.
 import gc
-import logging
-import os
-import signal
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing first
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
     from sigilforge.broker import Broker
 
@@ -28,7 +27,7 @@ def _import_without_openssl(meanwhile: Callable[[], None]) -> None:
     # nothing it needs before an HTTPS refresh: asyncio imports ssl for TLS transports
     # the daemon's loop never uses (it speaks to the bus over a Unix socket), and
     # hashlib/hmac load _hashlib where Python's own SHA-2 serves the one key derivation
-    # of the Secret Service session (its AES loads libcrypto alone, at the first read).
+    # of the Secret Service session (its DH and AES load libcrypto alone, through ctypes).
     # So these are imported with OpenSSL hidden; HTTPS, in worker threads, imports ssl
     # (and with it OpenSSL) itself when first needed.
     # Called first thing in ``run``: a process that merely imports this module (an
@@ -56,8 +55,6 @@ def _read_ahead() -> None:
 
 
 __all__ = ["main", "run"]
-
-log = logging.getLogger("sigilforge.daemon")
 
 _GC_AFTER = 2.0
 
@@ -106,46 +103,6 @@ def _parse(argv: list[str]) -> tuple[float | None, int]:
     return idle_timeout, verbose
 
 
-def _setup_logging(verbose: int) -> None:
-    # journald stamps each line itself; a terminal gets the time from us.
-    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{stamp}sigilforge-daemon: %(levelname)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    if not os.environ.get("JOURNAL_STREAM"):
-        # Started by dbus-daemon itself, stderr goes wherever the session sends it (often
-        # nowhere a user looks): errors also go to the file the error replies name.
-        _add_error_file(root)
-    root.setLevel(logging.WARNING)
-    # Only our own loggers get louder: library debug output may dump message bodies.
-    logging.getLogger("sigilforge").setLevel(logging.INFO - 10 * min(verbose, 1))
-
-
-def _add_error_file(root: logging.Logger) -> None:
-    handler = _ErrorFile()
-    handler.setLevel(logging.ERROR)
-    handler.setFormatter(logging.Formatter("%(asctime)s sigilforge-daemon: %(message)s"))
-    root.addHandler(handler)
-
-
-class _ErrorFile(logging.Handler):
-    """Appends each error to the log file, created (0600) only when there is one: a
-    daemon that has nothing to report leaves no file behind."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from sigilforge import paths
-
-        try:
-            path = paths.log_file()
-            paths.ensure_private_dir(path.parent)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(self.format(record) + "\n")
-        except (OSError, ValueError):
-            pass  # stderr has it already; a broken log file must not break the daemon
-
-
 def run(argv: list[str] | None = None) -> int:
     # Start-up allocates many long-lived objects (modules, classes) and the collector
     # would walk them over and over; it comes back on once the first calls are served.
@@ -160,7 +117,9 @@ def run(argv: list[str] | None = None) -> int:
     if idle_timeout is not None and idle_timeout < 0:
         print("sigilforge-daemon: --idle-timeout must not be negative", file=sys.stderr)
         return 2
-    _setup_logging(verbose)
+    from sigilforge._daemon_log import setup_logging
+
+    setup_logging(verbose)
     from sigilforge.dbus.errors import Unreachable
 
     try:
@@ -172,14 +131,17 @@ def run(argv: list[str] | None = None) -> int:
         print(f"sigilforge-daemon: {exc.message}", file=sys.stderr)
         return 1
     except Exception as exc:
+        import logging
+
         from sigilforge.dbus.errors import describe_unexpected
 
-        log.error("daemon failed: %s", describe_unexpected(exc))
+        logging.getLogger("sigilforge.daemon").error("daemon failed: %s", describe_unexpected(exc))
         return 1
 
 
 async def _serve(idle_timeout: float | None) -> int:
     import asyncio
+    import signal
 
     from sigilforge.dbus.server import serve
 

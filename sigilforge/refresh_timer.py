@@ -39,10 +39,19 @@ class RefreshSource(Protocol):
 
 
 def start_refresh_timer(
-    broker: RefreshSource, *, max_sleep: float = 60.0, clock: Callable[[], float] = time.time
+    broker: RefreshSource,
+    *,
+    max_sleep: float = 60.0,
+    first_after: float = 0.0,
+    clock: Callable[[], float] = time.time,
 ) -> Callable[[], None]:
     """Refresh due tokens in a thread of its own until the returned function is called
-    (which joins the thread, bounded). Each refresh emits ``TokenRefreshed``."""
+    (which joins the thread, bounded). Each refresh emits ``TokenRefreshed``.
+
+    The first look is ``first_after`` seconds away (sooner if an account is added): it
+    reads every account's tokens, which a daemon just started must not do while it
+    answers the call that started it (the thread would take turns with that call for
+    the interpreter and the store)."""
     stop = threading.Event()
     wake = threading.Event()
 
@@ -53,6 +62,9 @@ def start_refresh_timer(
     unsubscribe = broker.subscribe(on_event)
 
     def loop() -> None:
+        if first_after > 0:
+            wake.wait(first_after)
+            wake.clear()
         while not stop.is_set():
             try:
                 broker.refresh_due()

@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from sigilforge import events, paths
 from sigilforge._filewatch import WatchedVersion
@@ -55,10 +55,14 @@ from sigilforge.errors import (
 )
 from sigilforge.events import EventHub
 from sigilforge.filelock import locked
-from sigilforge.isolated_refresh import RefreshReport, RefreshRequest
 from sigilforge.model import AccessToken, Account, AccountKind, AccountStatus, TokenSet
 from sigilforge.refresh_guard import InFlight, deferred_signals, fault_pause
 from sigilforge.store.base import SecretKey, SecretKind, SecretStore
+
+if TYPE_CHECKING:
+    # Loaded with the first refresh that runs in a child process (the daemon's): a
+    # daemon whose first calls refresh nothing never imports the child's codec.
+    from sigilforge.isolated_refresh import RefreshReport, RefreshRequest
 
 __all__ = [
     "RefreshElsewhere",
@@ -358,6 +362,8 @@ class TokenManager:
     def _refresh_in_child(self, acc: Account, *, stale: str, forced: bool) -> Refreshed:
         """The transaction above (from the file lock on) in a child process; its report
         applied here as if this process had done the work."""
+        from sigilforge.isolated_refresh import RefreshRequest
+
         assert self._isolated is not None
         key = acc.key
         wait = self._not_before.get(key, 0.0) - self._clock()
@@ -403,6 +409,8 @@ class TokenManager:
     def report_refresh(self, request: RefreshRequest) -> RefreshReport:
         """The child's side of ``isolated``: refresh in-process as asked and say what
         happened, errors included, for the parent to apply."""
+        from sigilforge.isolated_refresh import RefreshReport
+
         key = (request.service, request.account)
         if request.wait is not None:
             self._not_before[key] = self._clock() + request.wait

@@ -181,7 +181,7 @@ def test_the_daemons_errors_land_where_its_replies_say(home: Home) -> None:
     import logging
 
     from sigilforge import paths
-    from sigilforge.daemon import _ErrorFile
+    from sigilforge._daemon_log import _ErrorFile
 
     assert not paths.log_file().exists()
     handler = _ErrorFile()

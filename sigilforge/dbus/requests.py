@@ -13,7 +13,6 @@ refused (``AccessDenied``, naming the limit) before anything is started.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import itertools
 import logging
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from dbus_fast import DBusError, Message, MessageType, Variant
 from dbus_fast import introspection as intr
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
+from sigilforge.dbus.caller import CALLER
 from sigilforge.dbus.errors import describe_unexpected, reply_for
 from sigilforge.dbus.interface import annotate, members
 from sigilforge.dbus.names import (
@@ -50,11 +50,6 @@ log = logging.getLogger(__name__)
 # daemon's file descriptors (a listener and threads per flow) from everyone else.
 PER_CALLER = 4
 OVERALL = 32
-
-# The unique name of the caller whose message is being dispatched. The message hook sets
-# it just before dbus-fast runs the method (a task copies the context when created), so
-# every call sees its own caller.
-CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("sigilforge_caller", default="")
 
 
 class _Toucher(Protocol):

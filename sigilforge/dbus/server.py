@@ -49,6 +49,9 @@ _LAST_ANSWERS = 1.0
 # The refresh thread wakes at least this often, so a suspend delays a refresh by at most
 # this much after resume (its schedule is on the wall clock).
 _REFRESH_MAX_SLEEP = 60.0
+# Its first look at the tokens waits this long: the call that activated us comes first
+# (a call does its own refresh of a token that is due, so nothing waits for the timer).
+_REFRESH_FIRST_AFTER = 0.5
 # A call that waits (a refresh on a slow provider, the refreshes queued behind it on the
 # account's lock, a revocation) holds a thread for up to its deadline: with only a few,
 # a handful of those left ListAccounts and every cache miss waiting too. Threads start
@@ -81,7 +84,10 @@ async def serve(
     interface = BrokerInterface(executor)
     interface.install(bus)
     broker = OpeningBroker(
-        open_broker, lambda b: start_refresh_timer(b, max_sleep=_REFRESH_MAX_SLEEP)
+        open_broker,
+        lambda b: start_refresh_timer(
+            b, max_sleep=_REFRESH_MAX_SLEEP, first_after=_REFRESH_FIRST_AFTER
+        ),
     )
     try:
         reply = await asyncio.wait_for(

@@ -32,22 +32,22 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from sigilforge._version import __version__
+from sigilforge.dbus.caller import CALLER
 from sigilforge.dbus.errors import describe_unexpected, reply_for
 from sigilforge.dbus.interface import annotate, members, property_spec
 from sigilforge.dbus.limits import Limits, other_complaint
-from sigilforge.dbus.listing import SIGNATURE as LISTING_SIGNATURE
-from sigilforge.dbus.listing import EncodedReply, Listing, account_rows
 from sigilforge.dbus.names import INTERFACE, OBJECT_PATH
-from sigilforge.dbus.options import parse_add_options
 from sigilforge.dbus.replies import Replies, expects_reply, token_body
-from sigilforge.dbus.requests import CALLER, Requests
-from sigilforge.dbus.wire import removal_to_wire
 from sigilforge.errors import InvalidArgument, SigilforgeError
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 
+# What only ListAccounts, AddAccount and RemoveAccount use is imported by their first
+# call: a daemon activated by a GetToken answers it without loading them.
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
 
+    from sigilforge.dbus.listing import Listing
+    from sigilforge.dbus.requests import Requests
     from sigilforge.model import AccessToken, Account, AddOptions, Removal
     from sigilforge.pending import Pending
 
@@ -130,7 +130,7 @@ class BrokerInterface(ServiceInterface):
         self._replies: Replies | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._bus: MessageBus | None = None
-        self._listing = Listing()
+        self._listing: Listing | None = None
         self._answering: set[asyncio.Task[None]] = set()
         # Looked up once: the hook runs for every message the bus delivers.
         # Each method's in-signature, by name (signals are not called).
@@ -159,7 +159,6 @@ class BrokerInterface(ServiceInterface):
     def install(self, bus: MessageBus) -> None:
         bus.export(OBJECT_PATH, self)
         self._bus = bus
-        self._requests = Requests(bus, self.activity)
         self._replies = Replies(bus)
         bus.add_message_handler(self._hook)
 
@@ -279,9 +278,14 @@ class BrokerInterface(ServiceInterface):
 
     async def _answer_listing(self, msg: Message) -> None:
         """``ListAccounts`` with the reply body encoded once per list (``Listing``)."""
+        from sigilforge.dbus.listing import SIGNATURE, EncodedReply, Listing
+
+        if self._listing is None:
+            self._listing = Listing()
+        listing = self._listing
         try:
-            body = await self._run(lambda b: self._listing.body(b.list_accounts()))
-            reply: Message = EncodedReply(msg, LISTING_SIGNATURE, body)
+            body = await self._run(lambda b: listing.body(b.list_accounts()))
+            reply: Message = EncodedReply(msg, SIGNATURE, body)
         except DBusError as exc:
             reply = Message.new_error(msg, exc.type, exc.text)
         if self._bus is not None and expects_reply(msg):
@@ -304,6 +308,8 @@ class BrokerInterface(ServiceInterface):
     @_method("ListAccounts")
     async def list_accounts(self) -> list[dict[str, Variant]]:
         # Declared for introspection; the hook answers every call (``_answer_listing``).
+        from sigilforge.dbus.listing import account_rows
+
         return account_rows(await self._run(lambda b: b.list_accounts()))
 
     @_method("AddAccount")
@@ -313,8 +319,13 @@ class BrokerInterface(ServiceInterface):
         account: str,
         options: dict[str, Variant],
     ) -> list[Any]:
+        from sigilforge.dbus.options import parse_add_options
+        from sigilforge.dbus.requests import Requests
+
         caller = CALLER.get()
-        assert self._requests is not None
+        if self._requests is None:
+            assert self._bus is not None  # installed before any call
+            self._requests = Requests(self._bus, self.activity)
         requests = self._requests
         try:
             parsed = parse_add_options({k: (v.signature, v.value) for k, v in options.items()})
@@ -337,6 +348,8 @@ class BrokerInterface(ServiceInterface):
 
     @_method("RemoveAccount")
     async def remove_account(self, service: str, account: str) -> dict[str, Variant]:
+        from sigilforge.dbus.wire import removal_to_wire
+
         removal = await self._run(lambda b: b.remove_account(service, account))
         if removal.note:
             log.info("removed %s/%s: %s", service, account, removal.note)

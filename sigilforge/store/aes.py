@@ -13,7 +13,7 @@ import ctypes
 import functools
 from collections.abc import Callable
 
-__all__ = ["DecryptionError", "decrypt"]
+__all__ = ["DecryptionError", "decrypt", "libcrypto", "prepare"]
 
 _BLOCK = 16
 _SONAMES = ("libcrypto.so.3", "libcrypto.so.1.1")
@@ -30,13 +30,33 @@ def decrypt(key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
     return _backend()(key, iv, ciphertext)
 
 
+def prepare() -> None:
+    """Make the cipher ready now: OpenSSL 3 sets up its provider on the first use of an
+    algorithm (~1 ms), which a reader does better while a reply is on its way than
+    after the secret has come."""
+    _backend()
+
+
 @functools.cache
-def _backend() -> Callable[[bytes, bytes, bytes], bytes]:
+def libcrypto() -> ctypes.CDLL | None:
+    """The system's OpenSSL ``libcrypto``, loaded once (the session's key agreement,
+    ``sigilforge.store.dh``, uses it too); None where there is none."""
     for soname in _SONAMES:
         try:
-            return _Libcrypto(ctypes.CDLL(soname)).decrypt
-        except (OSError, AttributeError):
+            return ctypes.CDLL(soname)
+        except OSError:
             continue
+    return None
+
+
+@functools.cache
+def _backend() -> Callable[[bytes, bytes, bytes], bytes]:
+    lib = libcrypto()
+    if lib is not None:
+        try:
+            return _Libcrypto(lib).decrypt
+        except AttributeError:
+            pass
     return _with_cryptography
 
 
@@ -50,9 +70,16 @@ class _Libcrypto:
         self._new.restype, self._new.argtypes = ptr, []
         self._free = lib.EVP_CIPHER_CTX_free
         self._free.restype, self._free.argtypes = None, [ptr]
-        cipher = lib.EVP_aes_128_cbc
-        cipher.restype, cipher.argtypes = ptr, []
-        self._cipher = cipher()
+        try:
+            # OpenSSL 3: fetched once (and kept), rather than looked up by every
+            # EVP_DecryptInit_ex as EVP_aes_128_cbc() would be.
+            fetch = lib.EVP_CIPHER_fetch
+            fetch.restype, fetch.argtypes = ptr, [ptr, buf, buf]
+            self._cipher = fetch(None, b"AES-128-CBC", None)
+        except AttributeError:  # OpenSSL 1.1: no providers
+            cipher = lib.EVP_aes_128_cbc
+            cipher.restype, cipher.argtypes = ptr, []
+            self._cipher = cipher()
         self._init = lib.EVP_DecryptInit_ex
         self._init.restype, self._init.argtypes = ctypes.c_int, [ptr, ptr, ptr, buf, buf]
         self._update = lib.EVP_DecryptUpdate

@@ -16,12 +16,10 @@ the same round trip as the first search.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
 from typing import Any
 
-from sigilforge.store.aes import decrypt
+from sigilforge.store import dh
+from sigilforge.store.aes import decrypt, prepare
 from sigilforge.store.bus import BusConnection, BusError, session_bus_address
 
 __all__ = ["LOCKED", "NO_SUCH_OBJECT", "SecretReader"]
@@ -36,16 +34,6 @@ _DEFAULT = "/org/freedesktop/secrets/aliases/default"
 LOCKED = "org.freedesktop.Secret.Error.IsLocked"
 NO_SUCH_OBJECT = "org.freedesktop.Secret.Error.NoSuchObject"
 _NOT_SUPPORTED = "org.freedesktop.DBus.Error.NotSupported"
-
-_DH = "dh-ietf1024-sha256-aes128-cbc-pkcs7"
-# RFC 2409's second Oakley group, the prime the algorithm names.
-_PRIME = int(
-    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22"
-    "514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6"
-    "F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381"
-    "FFFFFFFFFFFFFFFF",
-    16,
-)
 
 
 class _Session:
@@ -62,13 +50,6 @@ class _Session:
         return decrypt(self.key, bytes(parameters), bytes(value))
 
 
-def _aes_key(private: int, server_public: bytes) -> bytes:
-    shared = pow(int.from_bytes(server_public, "big"), private, _PRIME).to_bytes(128, "big")
-    # HKDF-SHA256 with a null salt and no info, as the algorithm specifies; 128 bits.
-    prk = hmac.new(b"\0" * 32, shared, hashlib.sha256).digest()
-    return hmac.new(prk, b"\1", hashlib.sha256).digest()[:16]
-
-
 class SecretReader:
     """Reads secrets on a connection and session of its own; not thread-safe (the store
     serialises). Errors: ``BusError`` (``LOCKED`` when only locked items match),
@@ -78,7 +59,7 @@ class SecretReader:
         self._bus = BusConnection(session_bus_address(), timeout=timeout)
         self._session: _Session | None = None
         # An OpenSession sent and not yet answered: (its serial, our private key).
-        self._opening: tuple[int, int] | None = None
+        self._opening: tuple[int, bytes] | None = None
 
     def _service(self, member: str, signature: str, *body: Any) -> int:
         return self._bus.send(SECRETS, _PATH, _SERVICE, member, signature, body)
@@ -106,19 +87,21 @@ class SecretReader:
             if locked:
                 raise BusError(LOCKED, "the item is locked")
             return None
-        (secrets,) = self._bus.reply(self._service("GetSecrets", "aoo", unlocked, session.path))
+        getting = self._service("GetSecrets", "aoo", unlocked, session.path)
+        if session.key is not None:
+            prepare()  # while the secrets are on their way (the search's reply came already)
+        (secrets,) = self._bus.reply(getting)
         for path in unlocked:
             if path in secrets:
                 return session.plain(secrets[path])
         return None  # deleted between the search and the read
 
-    def _begin_session(self) -> tuple[int, int]:
+    def _begin_session(self) -> tuple[int, bytes]:
         """Ask for a session: (the call's serial, our private key)."""
-        private = int.from_bytes(os.urandom(128), "big")
-        public = pow(2, private, _PRIME).to_bytes(128, "big")
-        return self._service("OpenSession", "sv", _DH, ("ay", public)), private
+        private, public = dh.key_pair()
+        return self._service("OpenSession", "sv", dh.ALGORITHM, ("ay", public)), private
 
-    def _finish_session(self, opening: int, private: int) -> _Session:
+    def _finish_session(self, opening: int, private: bytes) -> _Session:
         try:
             (_signature, server_public), path = self._bus.reply(opening)
         except BusError as exc:
@@ -129,7 +112,7 @@ class SecretReader:
                 self._service("OpenSession", "sv", "plain", ("s", ""))
             )
             return _Session(path, None)
-        return _Session(path, _aes_key(private, server_public))
+        return _Session(path, dh.shared_key(private, bytes(server_public)))
 
     def default_collection_locked(self) -> bool:
         """Whether the default collection is locked; ``BusError`` (``NO_SUCH_OBJECT`` or
