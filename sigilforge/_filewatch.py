@@ -14,6 +14,13 @@ reached, a directory that does not exist yet (a watch is tried again at most eve
 ``RECHECK``). Changes it never reports (a network file system written from another
 machine, a directory above ours replaced) are still seen within ``RECHECK`` seconds,
 which is what the attribute cache of such a file system allows a ``stat`` anyway.
+
+A caller that answers many requests in a burst (the daemon, one socket read at a time)
+need not ask the kernel per request: ``peek`` gives the version as last read, with no
+system call, and its ``epoch``; once every request of the burst has been received,
+one ``unchanged_since(epoch)`` (one poll) says whether the answers made from it may go
+out: the kernel queued any change finished before a request was sent ahead of it, so a
+change none of the burst's answers saw is in the queue by then.
 """
 
 from __future__ import annotations
@@ -111,35 +118,70 @@ class WatchedVersion(Generic[V]):
             weakref.finalize(self, os.close, self._inotify.fd)
         self._dir_wd = -1
         self._tried_at = -RECHECK
-        self._version: V | None = None
-        self._read_at = -RECHECK
+        # (version, epoch, when read), replaced whole so ``peek`` reads it without the
+        # lock. The epoch grows whenever the version may have changed.
+        self._state: tuple[V, int, float] | None = None
 
     def __call__(self) -> V:
         with self._lock:
             now = _monotonic()
-            version = self._version
+            state = self._state
             if (
-                version is not None
+                state is not None
                 and self._dir_wd >= 0
-                and now - self._read_at < RECHECK
+                and now - state[2] < RECHECK
                 and not self._poll.poll(0)
             ):
-                return version
-            # Events first, then the stat: a change after the stat queues a new event.
-            self._drain()
-            self._watch(now)
-            version = self._version = self._read()
-            self._read_at = now
-            return version
+                return state[0]
+            return self._reread(now)[0]
 
-    def _drain(self) -> None:
+    def peek(self) -> tuple[V, int]:
+        """The version as last read and its epoch, without a system call while the watch
+        holds: an answer made from it may go out only once ``unchanged_since(epoch)``,
+        asked after its request was received, says True. Without a watch, or after
+        ``RECHECK`` seconds, it reads first, as a call does."""
+        state = self._state
+        if state is not None and self._dir_wd >= 0 and _monotonic() - state[2] < RECHECK:
+            return state[0], state[1]
+        with self._lock:
+            state = self._reread(_monotonic())
+            return state[0], state[1]
+
+    def unchanged_since(self, epoch: int) -> bool:
+        """Whether the version ``peek`` gave with ``epoch`` is still the file's (one poll).
+        False when anything changed since, however small: the next ``peek`` reads again."""
+        with self._lock:
+            state = self._state
+            if state is None or state[1] != epoch:
+                return False
+            if self._dir_wd < 0 or not self._poll.poll(0):
+                # Without a watch each peek read the file itself (and a new version
+                # moved the epoch on).
+                return True
+            self._reread(_monotonic())
+            return False
+
+    def _reread(self, now: float) -> tuple[V, int, float]:
+        # Events first, then the read: a change after the read queues a new event.
+        changed = self._drain()
+        self._watch(now)
+        version = self._read()
+        state = self._state
+        epoch = 0
+        if state is not None:
+            epoch = state[1] + 1 if changed or version != state[0] else state[1]
+        self._state = state = (version, epoch, now)
+        return state
+
+    def _drain(self) -> bool:
+        """Reads the queued events; whether there were any."""
         inotify = self._inotify
         if inotify is None:
-            return
+            return False
         try:
             data = os.read(inotify.fd, 64 * 1024)
         except BlockingIOError:
-            return
+            return False
         # What is left (more than fits) keeps the queue readable: the next call reads again.
         offset = 0
         while offset + _EVENT.size <= len(data):
@@ -151,6 +193,7 @@ class WatchedVersion(Generic[V]):
                     inotify.rm(wd)
                 self._dir_wd = -1
                 self._tried_at = -RECHECK
+        return True
 
     def _watch(self, now: float) -> None:
         inotify = self._inotify

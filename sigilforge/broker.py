@@ -93,6 +93,12 @@ class BrokerAPI(Protocol):
 
 
 class Broker:
+    # The token from memory, as of the last look at ``accounts.json``, and that look's
+    # epoch; None means call ``get_token``. It may answer a request only once
+    # ``cache_unchanged_since(epoch)``, asked after the request arrived, says True. The
+    # token manager's own method, bound once: the daemon asks it for every call.
+    cached_token: Callable[[str, str], tuple[AccessToken, int] | None]
+
     def __init__(
         self,
         *,
@@ -129,6 +135,7 @@ class Broker:
                 else None
             ),
         )
+        self.cached_token = self._tokens.peek_access_token
         # Made by the first ``resolve``: nothing else needs it (nor its imports).
         self._resolver: Resolver | None = None
         self._resolver_lock = threading.Lock()
@@ -200,9 +207,8 @@ class Broker:
             validate_service(service), validate_account(account)
         )
 
-    def cached_token(self, service: str, account: str) -> AccessToken | None:
-        """The token from memory if it is valid now; None means call ``get_token``."""
-        return self._tokens.cached_access_token(service, account)
+    def cache_unchanged_since(self, epoch: int) -> bool:
+        return self._tokens.accounts_unchanged_since(epoch)
 
     def refresh_token(self, service: str, account: str) -> AccessToken:
         """Refresh now, whether due or not."""

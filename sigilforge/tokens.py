@@ -131,10 +131,19 @@ _Key = tuple[str, str]
 
 
 class _CacheEntry(NamedTuple):
-    """What a read found, valid while ``accounts.json`` keeps ``version``."""
+    """What a read found, valid while ``accounts.json`` keeps ``version``; what a cached
+    call hands out and when that falls due, worked out once (``_entry``), not per call."""
 
     version: tuple[int, int, int]
     value: TokenSet | str  # a token set, or an API key
+    access: AccessToken
+    due: float | None
+
+
+def _entry(version: tuple[int, int, int], value: TokenSet | str) -> _CacheEntry:
+    if isinstance(value, str):
+        return _CacheEntry(version, value, AccessToken(value, None), None)
+    return _CacheEntry(version, value, value.access(), due_at(value))
 
 
 class _Backoff(NamedTuple):
@@ -225,10 +234,33 @@ class TokenManager:
 
     def cached_access_token(self, service: str, account: str) -> AccessToken | None:
         """A token from memory if one is valid now, else None. Never blocks on I/O
-        beyond one ``stat``; the daemon answers from here on its event loop."""
+        beyond one ``stat``."""
+        if (service, account) not in self._cache:
+            return None
+        self._accounts_watch()()  # a look now: the peek below gives what it saw
+        hit = self.peek_access_token(service, account)
+        return None if hit is None else hit[0]
+
+    def peek_access_token(self, service: str, account: str) -> tuple[AccessToken, int] | None:
+        """``cached_access_token`` as of the last look at ``accounts.json``, with no system
+        call, and that look's epoch: the token may answer a request only once
+        ``accounts_unchanged_since(epoch)``, asked after the request was received, says
+        True (``WatchedVersion.peek``). The daemon answers from here on its event loop."""
         entry = self._cache.get((service, account))
         if entry is None:
             return None
+        version, epoch = (self._accounts_version or self._accounts_watch()).peek()
+        if entry.version != version:
+            return None
+        due = entry.due
+        if due is not None and due <= self._clock():
+            return None
+        return entry.access, epoch
+
+    def accounts_unchanged_since(self, epoch: int) -> bool:
+        return self._accounts_watch().unchanged_since(epoch)
+
+    def _accounts_watch(self) -> WatchedVersion[tuple[int, int, int]]:
         watched = self._accounts_version
         if watched is None:
             # A process that reads twice lives long enough for a watch to pay: from here
@@ -236,14 +268,7 @@ class TokenManager:
             watched = self._accounts_version = WatchedVersion(
                 self._accounts.path, self._accounts.version
             )
-        if entry.version != watched():
-            return None
-        value = entry.value
-        if isinstance(value, str):
-            return AccessToken(value, None)
-        if self._is_due(value):
-            return None
-        return value.access()
+        return watched
 
     def ensure_access_token(self, service: str, account: str) -> AccessToken:
         cached = self.cached_access_token(service, account)
@@ -272,7 +297,7 @@ class TokenManager:
         value = self._secrets.get(_key(acc, SecretKind.API_KEY))
         if value is None:
             raise NoSuchAccount(f"{acc.service}/{acc.account} has no API key in the store")
-        self._cache[acc.key] = _CacheEntry(version, value)
+        self._cache[acc.key] = _entry(version, value)
         return value
 
     def stored_tokens(self, acc: Account) -> TokenSet | None:
@@ -290,13 +315,13 @@ class TokenManager:
         version = self._accounts.version()
         unsaved = self._unsaved.get(acc.key)
         if unsaved is not None and not self._save_unsaved(acc, unsaved):
-            self._cache[acc.key] = _CacheEntry(version, unsaved)
+            self._cache[acc.key] = _entry(version, unsaved)
             return unsaved
         raw = self._secrets.get(_key(acc, SecretKind.TOKEN_SET))
         if raw is None:
             raise ReauthRequired(f"{acc.service}/{acc.account} has no tokens in the store")
         tokens = TokenSet.from_json(raw)
-        self._cache[acc.key] = _CacheEntry(version, tokens)
+        self._cache[acc.key] = _entry(version, tokens)
         return tokens
 
     def _is_due(self, tokens: TokenSet) -> bool:
@@ -390,7 +415,7 @@ class TokenManager:
         if report.unsaved is not None:
             # The store refused it: this process now holds the only copy (DESIGN 5).
             self._unsaved[key] = report.unsaved
-            self._cache[key] = _CacheEntry(self._accounts.version(), report.unsaved)
+            self._cache[key] = _entry(self._accounts.version(), report.unsaved)
         try:
             if report.error is not None:
                 raise report.error
@@ -520,7 +545,7 @@ class TokenManager:
                 retried_newer = True
                 current = newer
                 if not forced and not self._is_due(current):
-                    self._cache[acc.key] = _CacheEntry(self._accounts.version(), current)
+                    self._cache[acc.key] = _entry(self._accounts.version(), current)
                     return Refreshed(current.access(), refreshed=True)
             except RemoteError as exc:
                 # The OAuth layer decided whether it is worth another try; a final answer
@@ -558,7 +583,7 @@ class TokenManager:
                     exc.code,
                 )
                 self._unsaved[acc.key] = fresh
-                self._cache[acc.key] = _CacheEntry(self._accounts.version(), fresh)
+                self._cache[acc.key] = _entry(self._accounts.version(), fresh)
                 return Refreshed(fresh.access(), refreshed=True)
             # The provider has rotated; the marker stays so the loss is reported.
             raise type(exc)(
@@ -567,7 +592,7 @@ class TokenManager:
             ) from None
         self._backoff.pop(acc.key, None)
         self._accounts.update(acc.service, acc.account, expires_at=fresh.expires_at)
-        self._cache[acc.key] = _CacheEntry(self._accounts.version(), fresh)
+        self._cache[acc.key] = _entry(self._accounts.version(), fresh)
         if fresh.expires_at is not None:
             self._events.emit(events.TokenRefreshed(acc.service, acc.account, fresh.expires_at))
         return Refreshed(fresh.access(), refreshed=True)

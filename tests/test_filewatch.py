@@ -97,3 +97,50 @@ def test_without_inotify_every_call_reads(target: Path, monkeypatch: pytest.Monk
     target.write_text('{"changed": true}')
     assert watched() != before
     assert read.reads == 2
+
+
+def test_a_peek_costs_no_read_and_holds_while_nothing_changed(target: Path) -> None:
+    read = Counted(target)
+    watched = WatchedVersion(target, read)
+    first = watched()
+    version, epoch = watched.peek()
+    for _ in range(100):
+        assert watched.peek() == (version, epoch)
+    assert version == first
+    assert watched.unchanged_since(epoch)
+    assert read.reads == 1
+
+
+def test_a_change_after_a_peek_fails_its_check_and_the_next_peek_sees_it(target: Path) -> None:
+    watched = WatchedVersion(target, Counted(target))
+    before, epoch = watched.peek()
+    _elsewhere(f"open({str(target)!r}, 'a').write(' ')")
+    # What was answered from ``before`` must not go out: the change came first.
+    assert not watched.unchanged_since(epoch)
+    after, later = watched.peek()
+    assert after != before
+    assert later != epoch
+    assert watched.unchanged_since(later)
+
+
+def test_a_change_seen_by_another_caller_still_fails_an_older_check(target: Path) -> None:
+    # A thread's call drains the kernel's queue; the event loop's peek from before it
+    # must not pass for current.
+    watched = WatchedVersion(target, Counted(target))
+    _, epoch = watched.peek()
+    _elsewhere(f"open({str(target)!r}, 'a').write(' ')")
+    watched()
+    assert not watched.unchanged_since(epoch)
+
+
+def test_without_inotify_every_peek_reads(target: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filewatch._Inotify, "open", classmethod(lambda cls: None))
+    read = Counted(target)
+    watched = WatchedVersion(target, read)
+    before, epoch = watched.peek()
+    target.write_text('{"changed": true}')
+    after, later = watched.peek()
+    assert after != before
+    assert read.reads == 2
+    assert not watched.unchanged_since(epoch)
+    assert watched.unchanged_since(later)

@@ -50,6 +50,9 @@ class OpeningBroker:
         # Each listener, and what unsubscribes it from the open broker (None: not open).
         self._listeners: dict[Listener, Callable[[], None] | None] = {}
         self._last_error: str | None = None
+        # The open broker's own, asked for every GetToken on the event loop; until it
+        # opens, nothing: never an attempt to open (which reads files) from there.
+        self.cached_token: Callable[[str, str], tuple[AccessToken, int] | None] = _nothing
 
     @property
     def config(self) -> Config:
@@ -75,6 +78,7 @@ class OpeningBroker:
             for listener in self._listeners:
                 self._listeners[listener] = broker.subscribe(listener)
             self._broker = broker
+            self.cached_token = broker.cached_token
             self._stop = self._on_open(broker)
             return broker
 
@@ -86,6 +90,7 @@ class OpeningBroker:
                 if unsubscribe is not None:
                     unsubscribe()
             self._listeners.clear()
+            self.cached_token = _nothing
             if self._broker is not None:
                 self._broker.close()
             self._broker = self._stop = None
@@ -108,10 +113,9 @@ class OpeningBroker:
 
     # -- BrokerPort ------------------------------------------------------------------------
 
-    def cached_token(self, service: str, account: str) -> AccessToken | None:
-        # On the event loop: never an attempt to open (which reads files) from here.
+    def cache_unchanged_since(self, epoch: int) -> bool:
         broker = self._broker
-        return None if broker is None else broker.cached_token(service, account)
+        return broker is not None and broker.cache_unchanged_since(epoch)
 
     def get_token(self, service: str, account: str) -> AccessToken:
         return self.try_open().get_token(service, account)
@@ -145,3 +149,7 @@ class OpeningBroker:
                 off()
 
         return unsubscribe
+
+
+def _nothing(service: str, account: str) -> None:
+    return None

@@ -8,6 +8,14 @@ D-Bus specification's, checked against dbus-fast's marshaller by the tests), and
 replies to the calls of one read of the socket (one read carries every call that arrived
 meanwhile) go out in one ``send`` once the event loop is done with that read: a reply
 waits for the answers to the calls read with it, microseconds, never for anything else.
+
+A token reply is the same bytes call after call but for the two serials, so each
+(caller, token) pair is encoded once and copied with its serials packed in.
+
+An answer from memory is made from the last look at ``accounts.json`` (its epoch), not
+a look per call: it goes out only if, at the end of the turn, after every call answered
+in it was received, ``confirm(epoch)`` (one poll of the file's watch) says nothing
+changed since. Otherwise those calls are handed to ``redo``, which answers them afresh.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dbus_fast import Message, MessageFlag, MessageType
@@ -33,12 +42,18 @@ _RETURN = b"l\x02\x00\x01"
 _REPLY_SERIAL = b"\x05\x01u\x00"
 _DESTINATION = b"\x06\x01s\x00"
 _SIGNATURE = b"\x08\x01g\x00"
+# Where a method return's serials sit: the fixed header's, then REPLY_SERIAL's value.
+_SERIAL_AT = 8
+_REPLY_SERIAL_AT = 20
+_NO_FLAGS = MessageFlag.NONE
+# Callers times tokens encoded at once; past it, start again (a few per caller is usual).
+_TEMPLATES = 1024
 
 
 def expects_reply(call: Message) -> bool:
     flags = call.flags
     # Identity first: the flag arithmetic of an enum costs more than the rest of a call.
-    return flags is MessageFlag.NONE or not flags & MessageFlag.NO_REPLY_EXPECTED
+    return flags is _NO_FLAGS or not flags & MessageFlag.NO_REPLY_EXPECTED
 
 
 def token_body(token: str, expires_at: int) -> bytes:
@@ -77,38 +92,95 @@ def _signature_field(signature: str) -> bytes:
 
 
 class Replies:
-    """Method returns for calls answered on the event loop; one write per turn of it."""
+    """Method returns for calls answered on the event loop; one write per turn of it.
 
-    def __init__(self, bus: MessageBus) -> None:
+    ``confirm(epoch)``: whether answers from memory made as of ``epoch`` still hold;
+    ``redo(call)``: answer a call whose answer from memory did not."""
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        confirm: Callable[[int], bool],
+        redo: Callable[[Message], None],
+    ) -> None:
         self._bus = bus
+        self._confirm = confirm
+        self._redo = redo
         self._loop = asyncio.get_running_loop()
-        self._pending: list[bytes] = []
+        self._scheduled = False
+        self._pending = bytearray()
+        # Answers from memory, held until ``confirm``; their calls; the epoch of the first.
+        self._held = bytearray()
+        self._held_calls: list[Message] = []
+        self._epoch = 0
+        # (caller, token) -> (expires_at, the whole reply with both serials zero).
+        self._templates: dict[tuple[str | None, str], tuple[int, bytes]] = {}
+        self._out = _Encoded()
 
-    def send(self, call: Message, signature: str, body: bytes) -> None:
-        """Reply to ``call`` with ``body`` (marshalled for ``signature``), if it wants one."""
-        if call.flags is not MessageFlag.NONE and not expects_reply(call):
+    def send_token(self, call: Message, token: str, expires_at: int, epoch: int | None) -> None:
+        """``GetToken``'s reply; ``epoch``: answered from memory as of it (held for
+        ``confirm``), or None: read for this call."""
+        if call.flags is not _NO_FLAGS and not expects_reply(call):
             return
-        if not self._pending:
+        key = (call.sender, token)
+        template = self._templates.get(key)
+        if template is None or template[0] != expires_at:
+            template = self._template(key, expires_at)
+        if epoch is None:
+            out = self._pending
+        else:
+            out = self._held
+            if not self._held_calls:
+                self._epoch = epoch
+            elif epoch != self._epoch:
+                # Read again mid-turn: nothing in this turn is sent without a fresh look.
+                self._epoch = -1
+            self._held_calls.append(call)
+        if not self._scheduled:
+            self._scheduled = True
             # Runs after the callbacks of this turn, the read that brought the call included.
             self._loop.call_soon(self._flush)
-        serial = self._bus.next_serial()
-        self._pending.append(
-            encode_method_return(serial, call.serial, call.sender, signature, body)
-        )
+        at = len(out)
+        out += template[1]
+        _U32.pack_into(out, at + _SERIAL_AT, self._bus.next_serial())
+        _U32.pack_into(out, at + _REPLY_SERIAL_AT, call.serial)
+
+    def _template(self, key: tuple[str | None, str], expires_at: int) -> tuple[int, bytes]:
+        if len(self._templates) >= _TEMPLATES:
+            self._templates.clear()
+        sender, token = key
+        reply = encode_method_return(0, 0, sender, "sx", token_body(token, expires_at))
+        template = self._templates[key] = (expires_at, reply)
+        return template
 
     def _flush(self) -> None:
-        pending, self._pending = self._pending, []
-        if self._bus.connected:
-            self._bus.send(_Encoded(bytearray().join(pending)))
+        self._scheduled = False
+        data, self._pending = self._pending, bytearray()
+        calls = self._held_calls
+        if calls:
+            held, self._held, self._held_calls = self._held, bytearray(), []
+            try:
+                confirmed = self._epoch >= 0 and self._confirm(self._epoch)
+            except Exception:
+                confirmed = False  # whatever failed there, the calls' redo meets and names
+            if confirmed:
+                data += held
+            else:
+                for call in calls:
+                    self._redo(call)
+        if data and self._bus.connected:
+            # dbus-fast takes the bytes out of the message within ``send``.
+            self._out._data = data
+            self._bus.send(self._out)
 
 
 class _Encoded(Message):
     """Messages encoded already, handed to dbus-fast's writer as one."""
 
-    def __init__(self, data: bytearray) -> None:
-        # The header fields only satisfy the constructor: ``_marshall`` gives ``data``.
+    def __init__(self) -> None:
+        # The header fields only satisfy the constructor: ``_marshall`` gives ``_data``.
         super().__init__(message_type=MessageType.METHOD_RETURN, reply_serial=1, serial=1)
-        self._data = data
+        self._data = bytearray()
 
     def _marshall(self, negotiate_unix_fd: bool) -> bytearray:
         return self._data

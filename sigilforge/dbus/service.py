@@ -37,7 +37,7 @@ from sigilforge.dbus.errors import describe_unexpected, reply_for
 from sigilforge.dbus.interface import annotate, members, property_spec
 from sigilforge.dbus.limits import Limits, other_complaint
 from sigilforge.dbus.names import INTERFACE, OBJECT_PATH
-from sigilforge.dbus.replies import Replies, expects_reply, token_body
+from sigilforge.dbus.replies import Replies, expects_reply
 from sigilforge.errors import InvalidArgument, SigilforgeError
 from sigilforge.events import AccountAdded, AccountRemoved, Event, ReauthRequired, TokenRefreshed
 
@@ -62,7 +62,8 @@ class BrokerPort(Protocol):
     """What this adapter calls on the broker, and nothing else: ``Broker`` satisfies it,
     and so must any stand-in (the tests' scripted broker is checked against it)."""
 
-    def cached_token(self, service: str, account: str) -> AccessToken | None: ...
+    def cached_token(self, service: str, account: str) -> tuple[AccessToken, int] | None: ...
+    def cache_unchanged_since(self, epoch: int) -> bool: ...
     def get_token(self, service: str, account: str) -> AccessToken: ...
     def refresh_token(self, service: str, account: str) -> AccessToken: ...
     def list_accounts(self) -> list[Account]: ...
@@ -159,7 +160,7 @@ class BrokerInterface(ServiceInterface):
     def install(self, bus: MessageBus) -> None:
         bus.export(OBJECT_PATH, self)
         self._bus = bus
-        self._replies = Replies(bus)
+        self._replies = Replies(bus, self._cache_unchanged_since, self._redo)
         bus.add_message_handler(self._hook)
 
     def attach(self, broker: BrokerPort) -> None:
@@ -212,7 +213,8 @@ class BrokerInterface(ServiceInterface):
                     # The full path below will hit the same problem and report it properly.
                     cached = None
                 if cached is not None and self._replies is not None:
-                    self._replies.send(msg, "sx", token_body(cached.token, cached.expires_at or 0))
+                    token, epoch = cached
+                    self._replies.send_token(msg, token.token, token.expires_at or 0, epoch)
                     return True
                 if self._answer_miss(msg, broker):
                     return True
@@ -269,12 +271,26 @@ class BrokerInterface(ServiceInterface):
         try:
             token = future.result()
         except Exception as exc:
-            error = _as_dbus_error(exc)
-            if self._bus is not None and expects_reply(msg):
-                self._bus.send(Message.new_error(msg, error.type, error.text))
+            self._send_error(msg, exc)
             return
         if self._replies is not None:
-            self._replies.send(msg, "sx", token_body(token.token, token.expires_at or 0))
+            self._replies.send_token(msg, token.token, token.expires_at or 0, None)
+
+    def _cache_unchanged_since(self, epoch: int) -> bool:
+        broker = self._broker
+        return broker is not None and broker.cache_unchanged_since(epoch)
+
+    def _redo(self, msg: Message) -> None:
+        """A ``GetToken`` answered from memory as ``accounts.json`` changed: the pool
+        answers it afresh (a change is rare; nothing is sent from what memory said)."""
+        broker = self._broker
+        if broker is None or not self._answer_miss(msg, broker):
+            self._send_error(msg, RuntimeError("the daemon is stopping"))
+
+    def _send_error(self, msg: Message, exc: Exception) -> None:
+        error = _as_dbus_error(exc)
+        if self._bus is not None and expects_reply(msg):
+            self._bus.send(Message.new_error(msg, error.type, error.text))
 
     async def _answer_listing(self, msg: Message) -> None:
         """``ListAccounts`` with the reply body encoded once per list (``Listing``)."""

@@ -48,8 +48,11 @@ class ScriptedBroker:
         for listener in list(self.listeners):
             listener(event)
 
-    def cached_token(self, service: str, account: str) -> AccessToken | None:
+    def cached_token(self, service: str, account: str) -> tuple[AccessToken, int] | None:
         return None
+
+    def cache_unchanged_since(self, epoch: int) -> bool:
+        return False
 
     def get_token(self, service: str, account: str) -> AccessToken:
         self._check()

@@ -3,10 +3,12 @@ dbus-fast's marshaller makes of the same reply: every client reads them the same
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from dbus_fast import Message
 
-from sigilforge.dbus.replies import encode_method_return, token_body
+from sigilforge.dbus.replies import Replies, encode_method_return, token_body
 
 
 @pytest.mark.parametrize("sender", [":1.5", ":1.57", ":1.1234567", "org.example.Caller", None])
@@ -38,3 +40,102 @@ def test_a_token_reply_is_what_dbus_fast_would_send(
     reference.serial = 77
     ours = encode_method_return(77, call.serial, sender, "sx", token_body(token, expires_at))
     assert ours == bytes(reference._marshall(False))
+
+
+class _Bus:
+    """What ``Replies`` uses of dbus-fast's bus: serials, and the bytes it is given."""
+
+    connected = True
+
+    def __init__(self) -> None:
+        self.serial = 100
+        self.written: list[bytes] = []
+
+    def next_serial(self) -> int:
+        self.serial += 1
+        return self.serial
+
+    def send(self, msg: Message) -> None:
+        self.written.append(bytes(msg._marshall(False)))
+
+
+def _call(serial: int, sender: str) -> Message:
+    return Message(
+        destination="org.sigilforge.Broker1",
+        path="/org/sigilforge/Broker1",
+        interface="org.sigilforge.Broker1",
+        member="GetToken",
+        signature="ss",
+        body=["openai", "work"],
+        serial=serial,
+        sender=sender,
+    )
+
+
+def _reference(call: Message, serial: int, token: str, expires_at: int) -> bytes:
+    reply = Message.new_method_return(call, "sx", [token, expires_at])
+    reply.serial = serial
+    return bytes(reply._marshall(False))
+
+
+def _replies(confirm: bool) -> tuple[_Bus, Replies, list[int], list[Message]]:
+    bus = _Bus()
+    asked: list[int] = []
+    redone: list[Message] = []
+
+    def check(epoch: int) -> bool:
+        asked.append(epoch)
+        return confirm
+
+    return bus, Replies(bus, check, redone.append), asked, redone  # type: ignore[arg-type]
+
+
+def test_replies_of_one_turn_go_out_as_dbus_fast_would_write_them() -> None:
+    async def scenario() -> tuple[_Bus, list[int]]:
+        bus, replies, asked, _ = _replies(confirm=True)
+        calls = [_call(7, ":1.5"), _call(8, ":1.57"), _call(9, ":1.5"), _call(10, ":1.5")]
+        replies.send_token(calls[0], "sk-one", 0, 3)
+        replies.send_token(calls[1], "sk-one", 0, 3)
+        replies.send_token(calls[2], "sk-two", 1_700_000_000, 3)
+        replies.send_token(calls[3], "sk-one", 0, None)  # read for this call: not held
+        assert bus.written == []  # nothing before the turn ends
+        await asyncio.sleep(0)
+        return bus, asked
+
+    bus, asked = asyncio.run(scenario())
+    assert asked == [3], "one look at accounts.json for the whole turn"
+    calls = [_call(7, ":1.5"), _call(8, ":1.57"), _call(9, ":1.5"), _call(10, ":1.5")]
+    # The answer read for its call first, then the held ones, each with its own serial.
+    assert bus.written == [
+        _reference(calls[3], 104, "sk-one", 0)
+        + _reference(calls[0], 101, "sk-one", 0)
+        + _reference(calls[1], 102, "sk-one", 0)
+        + _reference(calls[2], 103, "sk-two", 1_700_000_000)
+    ]
+
+
+def test_answers_from_memory_are_not_sent_when_accounts_json_changed_meanwhile() -> None:
+    async def scenario() -> tuple[_Bus, list[Message]]:
+        bus, replies, _, redone = _replies(confirm=False)
+        replies.send_token(_call(7, ":1.5"), "sk-stale", 0, 3)
+        replies.send_token(_call(8, ":1.6"), "sk-fresh", 0, None)
+        await asyncio.sleep(0)
+        return bus, redone
+
+    bus, redone = asyncio.run(scenario())
+    assert [c.serial for c in redone] == [7]
+    assert b"sk-stale" not in b"".join(bus.written)
+    assert bus.written == [_reference(_call(8, ":1.6"), 102, "sk-fresh", 0)]
+
+
+def test_a_turn_that_saw_two_versions_sends_none_of_its_answers_from_memory() -> None:
+    async def scenario() -> tuple[_Bus, list[Message]]:
+        bus, replies, _, redone = _replies(confirm=True)
+        replies.send_token(_call(7, ":1.5"), "sk-old", 0, 3)
+        replies.send_token(_call(8, ":1.5"), "sk-new", 0, 4)
+        await asyncio.sleep(0)
+        return bus, redone
+
+    bus, redone = asyncio.run(scenario())
+    assert [c.serial for c in redone] == [7, 8]
+    assert bus.written == []
