@@ -1,4 +1,5 @@
-"""Adding the benchmark's API-key accounts through the running broker, as a client would.
+"""Adding (and removing) the benchmark's API-key accounts through the running broker, as a
+client would.
 
 The broker's own asyncio client is used (AddAccount, then its Response signal), on one
 connection for the whole run.
@@ -37,6 +38,10 @@ class Adder:
         start = time.perf_counter()
         await _add(client, i)
         return time.perf_counter() - start
+
+    async def remove(self, i: int) -> None:
+        client = await self._connected()
+        await asyncio.wait_for(client.remove_account(SERVICE, account_name(i)), 30)
 
     async def add_range(self, start: int, stop: int) -> None:
         """Accounts ``start`` to ``stop - 1``, a few in flight to save wall time."""

@@ -125,7 +125,9 @@ async def plain_secret_session(bus: MessageBus) -> str:
 
 def create_item(session: str, n: int) -> Call:
     """``CreateItem`` of floor item ``n`` in the default collection, straight from this
-    client: gnome-keyring's own cost per item written, nobody else's code around it."""
+    client: gnome-keyring's own cost per item written, nobody else's code around it.
+    With ``replace`` set, as ``secret-tool store`` (libsecret) and the broker store a
+    secret under its attributes: the keyring then also looks for an item to replace."""
     properties = {
         f"{_SECRETS}.Item.Label": Variant("s", f"bench floor item {n}"),
         f"{_SECRETS}.Item.Attributes": Variant(
@@ -138,9 +140,28 @@ def create_item(session: str, n: int) -> Call:
         interface=f"{_SECRETS}.Collection",
         member="CreateItem",
         signature="a{sv}(oayays)b",
-        body=[properties, [session, b"", f"floor-{n}".encode(), "text/plain"], False],
+        body=[properties, [session, b"", f"floor-{n}".encode(), "text/plain"], True],
     )
     return Call("CreateItem", msg)
+
+
+async def clear_floor(bus: MessageBus) -> None:
+    """Delete every floor item, so that the keyring holds the accounts' items alone
+    whenever an add is timed."""
+    search = Message(
+        destination=SECRETS_NAME,
+        path="/org/freedesktop/secrets",
+        interface=f"{_SECRETS}.Service",
+        member="SearchItems",
+        signature="a{ss}",
+        body=[{"xdg:schema": FLOOR_SCHEMA}],
+    )
+    unlocked, locked = await Call("SearchItems", search).on(bus)
+    for path in [*unlocked, *locked]:
+        delete = Message(
+            destination=SECRETS_NAME, path=path, interface=f"{_SECRETS}.Item", member="Delete"
+        )
+        await Call("Delete", delete).on(bus)
 
 
 async def owner_pid(bus: MessageBus, name: str) -> int | None:

@@ -333,7 +333,11 @@ class Broker:
         key = SecretKey.for_account(acc.service, acc.account, _secret_kind(acc.kind))
 
         def save() -> Callable[[], None]:
-            previous = self._secrets.get(key)
+            # Only a record's secret is put back. With no record under this name (checked
+            # under the lock), an item under its key belongs to no account (DESIGN 4: no
+            # secret without its metadata), so undoing deletes it; and a new account's add
+            # makes no search, which costs the Secret Service a scan of every item.
+            previous = self._secrets.get(key) if existing is not None else None
             save_secret()
 
             def undo() -> None:
