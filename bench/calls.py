@@ -86,6 +86,19 @@ def echo() -> Call:
     return Call("Echo", msg, SERVICE)
 
 
+def echo_token(i: int) -> Call:
+    """GetToken's shape from the echo service: ``(ss) -> (sx)``, a reply as long."""
+    msg = Message(
+        destination=ECHO_NAME,
+        path=ECHO_PATH,
+        interface=ECHO_NAME,
+        member="Token",
+        signature="ss",
+        body=[SERVICE, account_name(i)],
+    )
+    return Call("Token", msg, "sk-bench-0000-0123456789abcdef")
+
+
 def echo_rows() -> Call:
     """The rows the echo service holds (see ``hold_rows``)."""
     msg = Message(destination=ECHO_NAME, path=ECHO_PATH, interface=ECHO_NAME, member="Rows")

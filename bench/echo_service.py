@@ -1,7 +1,9 @@
 """The floor: the smallest dbus-fast service, one trivial method, activatable.
 
 Run as ``python bench/echo_service.py``; it owns ``org.sigilforge.BenchEcho`` and
-answers ``Echo(s) -> s`` until SIGTERM. ``Hold(aa{sv})`` keeps a list of rows that
+answers ``Echo(s) -> s`` until SIGTERM. ``Token(ss) -> (sx)`` has GetToken's shape (two
+names in, a 30-character key and 0 out, as the broker answers an API key): the floor
+for the same call. ``Hold(aa{sv})`` keeps a list of rows that
 ``Rows() -> aa{sv}`` then answers: the floor for a listing as big as the broker's (the
 same rows, from a service that does nothing but return them).
 """
@@ -18,6 +20,8 @@ Rows = Annotated[list[dict[str, Any]], DBusSignature("aa{sv}")]
 
 NAME = "org.sigilforge.BenchEcho"
 PATH = "/org/sigilforge/BenchEcho"
+# As long as the bench's API keys (bench.calls.api_key), so both replies weigh the same.
+_TOKEN = "sk-bench-0000-0123456789abcdef"
 
 
 class Echo(ServiceInterface):
@@ -28,6 +32,12 @@ class Echo(ServiceInterface):
     @dbus_method(name="Echo")
     def echo(self, value: DBusStr) -> DBusStr:
         return value
+
+    @dbus_method(name="Token")
+    def token(
+        self, service: DBusStr, account: DBusStr
+    ) -> Annotated[list[Any], DBusSignature("sx")]:
+        return [_TOKEN, 0]
 
     @dbus_method(name="Hold")
     def hold(self, rows: Rows) -> None:

@@ -38,7 +38,9 @@ def figures() -> dict[str, Figure]:
     shown = Target(None)
     items = [
         Figure("cached GetToken vs GOA GetAccessToken, p50", "us", Target(0.25)),
-        Figure("16 callers: GetToken calls/s vs echo", "/s", Target(0.9, at_least=True)),
+        Figure(
+            "16 callers: GetToken calls/s vs echo of its shape", "/s", Target(0.9, at_least=True)
+        ),
         Figure("16 callers: GetToken calls/s vs GOA", "/s", shown),
         Figure("cache miss (first read) vs GOA, p50", "us", Target(1.2)),
         Figure("activation -> first token vs goa-daemon", "ms", Target(1.3)),
@@ -185,7 +187,13 @@ class Run:
         self.record("cached", token * 1e6, goa * 1e6)
 
     async def concurrency(self, buses: list[MessageBus]) -> None:
-        kinds = {"echo": calls.echo(), "ours": calls.get_token(0), "goa": calls.goa_access_token()}
+        # The floor answers a call of GetToken's shape, so the callers' and the bus's
+        # work per call is the same on both sides and only the services differ.
+        kinds = {
+            "echo": calls.echo_token(0),
+            "ours": calls.get_token(0),
+            "goa": calls.goa_access_token(),
+        }
         totals = {k: [0, 0.0] for k in kinds}
         for call in kinds.values():
             await call.on(self.bus)
@@ -261,7 +269,7 @@ class Run:
 def collect(out: dict[str, tuple[float, float | None]], figs: dict[str, Figure]) -> None:
     names = {
         "cached": "cached GetToken vs GOA GetAccessToken, p50",
-        "concurrent echo": "16 callers: GetToken calls/s vs echo",
+        "concurrent echo": "16 callers: GetToken calls/s vs echo of its shape",
         "concurrent goa": "16 callers: GetToken calls/s vs GOA",
         "miss": "cache miss (first read) vs GOA, p50",
         "activation": "activation -> first token vs goa-daemon",
