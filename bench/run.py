@@ -41,6 +41,7 @@ def figures() -> dict[str, Figure]:
         Figure(
             "16 callers: GetToken calls/s vs echo of its shape", "/s", Target(0.9, at_least=True)
         ),
+        Figure("16 callers: GetToken calls/s vs bare string echo (ungated)", "/s", shown),
         Figure("16 callers: GetToken calls/s vs GOA", "/s", shown),
         Figure("cache miss (first read) vs GOA, p50", "us", Target(1.2)),
         Figure("activation -> first token vs goa-daemon", "ms", Target(1.3)),
@@ -191,6 +192,7 @@ class Run:
         # work per call is the same on both sides and only the services differ.
         kinds = {
             "echo": calls.echo_token(0),
+            "bare echo": calls.echo(),
             "ours": calls.get_token(0),
             "goa": calls.goa_access_token(),
         }
@@ -204,6 +206,7 @@ class Run:
                 totals[kind][1] += elapsed
         per_s = {k: n / t for k, (n, t) in totals.items()}
         self.record("concurrent echo", per_s["ours"], per_s["echo"])
+        self.record("concurrent bare echo", per_s["ours"], per_s["bare echo"])
         self.record("concurrent goa", per_s["ours"], per_s["goa"])
 
     async def memory(self, buses: list[MessageBus]) -> None:
@@ -270,6 +273,7 @@ def collect(out: dict[str, tuple[float, float | None]], figs: dict[str, Figure])
     names = {
         "cached": "cached GetToken vs GOA GetAccessToken, p50",
         "concurrent echo": "16 callers: GetToken calls/s vs echo of its shape",
+        "concurrent bare echo": "16 callers: GetToken calls/s vs bare string echo (ungated)",
         "concurrent goa": "16 callers: GetToken calls/s vs GOA",
         "miss": "cache miss (first read) vs GOA, p50",
         "activation": "activation -> first token vs goa-daemon",
