@@ -48,23 +48,34 @@ def api_key(i: int) -> str:
     return f"sk-bench-{i:04d}-0123456789abcdef"
 
 
-def get_token(i: int) -> Call:
-    msg = Message(
+def _to_broker(member: str, signature: str = "", body: list[Any] | None = None) -> Message:
+    return Message(
         destination=BUS_NAME,
         path=OBJECT_PATH,
         interface=INTERFACE,
-        member="GetToken",
-        signature="ss",
-        body=[SERVICE, account_name(i)],
+        member=member,
+        signature=signature,
+        body=body or [],
     )
-    return Call("GetToken", msg, api_key(i))
+
+
+def _to_echo(member: str, signature: str = "", body: list[Any] | None = None) -> Message:
+    return Message(
+        destination=ECHO_NAME,
+        path=ECHO_PATH,
+        interface=ECHO_NAME,
+        member=member,
+        signature=signature,
+        body=body or [],
+    )
+
+
+def get_token(i: int) -> Call:
+    return Call("GetToken", _to_broker("GetToken", "ss", [SERVICE, account_name(i)]), api_key(i))
 
 
 def list_accounts() -> Call:
-    msg = Message(
-        destination=BUS_NAME, path=OBJECT_PATH, interface=INTERFACE, member="ListAccounts"
-    )
-    return Call("ListAccounts", msg)
+    return Call("ListAccounts", _to_broker("ListAccounts"))
 
 
 def goa_access_token() -> Call:
@@ -75,46 +86,21 @@ def goa_access_token() -> Call:
 
 
 def echo() -> Call:
-    msg = Message(
-        destination=ECHO_NAME,
-        path=ECHO_PATH,
-        interface=ECHO_NAME,
-        member="Echo",
-        signature="s",
-        body=[SERVICE],
-    )
-    return Call("Echo", msg, SERVICE)
+    return Call("Echo", _to_echo("Echo", "s", [SERVICE]), SERVICE)
 
 
 def echo_token(i: int) -> Call:
     """GetToken's shape from the echo service: ``(ss) -> (sx)``, a reply as long."""
-    msg = Message(
-        destination=ECHO_NAME,
-        path=ECHO_PATH,
-        interface=ECHO_NAME,
-        member="Token",
-        signature="ss",
-        body=[SERVICE, account_name(i)],
-    )
-    return Call("Token", msg, "sk-bench-0000-0123456789abcdef")
+    return Call("Token", _to_echo("Token", "ss", [SERVICE, account_name(i)]), api_key(0))
 
 
 def echo_rows() -> Call:
     """The rows the echo service holds (see ``hold_rows``)."""
-    msg = Message(destination=ECHO_NAME, path=ECHO_PATH, interface=ECHO_NAME, member="Rows")
-    return Call("Rows", msg)
+    return Call("Rows", _to_echo("Rows"))
 
 
 def hold_rows(rows: list[Any]) -> Call:
-    msg = Message(
-        destination=ECHO_NAME,
-        path=ECHO_PATH,
-        interface=ECHO_NAME,
-        member="Hold",
-        signature="aa{sv}",
-        body=[rows],
-    )
-    return Call("Hold", msg)
+    return Call("Hold", _to_echo("Hold", "aa{sv}", [rows]))
 
 
 SECRETS_NAME = "org.freedesktop.secrets"
