@@ -283,18 +283,33 @@ def gone(pid: int, timeout: float = 30) -> bool:
     return True
 
 
-def test_a_stop_of_the_whole_service_waits_for_the_refresh_processes_save(
-    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
-) -> None:
-    # As systemd stops the unit (KillMode=control-group): SIGTERM to the daemon and to its
-    # refresh process at once, while the refresh holds a rotated, unsaved token.
+def refresh_paused_after_rotation(
+    rig: BrokerRig, auth_server: AuthServer, tmp_path: Path
+) -> tuple[subprocess.Popen[str], int, Path]:
+    """A signed-in account whose forced refresh, asked of the daemon, waits in its
+    refresh process after the server rotated: (the asking CLI, that process, the fault
+    point's file: remove it to let the refresh go on)."""
     write_provider(rig.home, auth_server)
     sign_in_cli(rig)
     assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
     ready = tmp_path / "daemon-ready"
     asker = ask_for_refresh(rig)
     wait_for(ready, asker)
-    child = paused_child(ready)
+    return asker, paused_child(ready), ready
+
+
+def assert_stored_refresh_token_alive(rig: BrokerRig, auth_server: AuthServer) -> None:
+    final = stored_refresh_token(rig)
+    assert final is not None
+    assert auth_server.introspect(final), "the refresh token in the store is dead"
+
+
+def test_a_stop_of_the_whole_service_waits_for_the_refresh_processes_save(
+    rig: BrokerRig, auth_server: AuthServer, hostile_record: Recorder, tmp_path: Path
+) -> None:
+    # As systemd stops the unit (KillMode=control-group): SIGTERM to the daemon and to its
+    # refresh process at once, while the refresh holds a rotated, unsaved token.
+    asker, child, ready = refresh_paused_after_rotation(rig, auth_server, tmp_path)
     daemon = rig.owner_pid()
     assert daemon is not None
     os.kill(child, signal.SIGTERM)
@@ -311,9 +326,7 @@ def test_a_stop_of_the_whole_service_waits_for_the_refresh_processes_save(
     got = rig.cli("get-token", "corp", "alice")
     assert got.returncode == 0, got.stderr + rig.log_text()
     assert auth_server.introspect(got.stdout.strip())
-    final = stored_refresh_token(rig)
-    assert final is not None
-    assert auth_server.introspect(final), "the refresh token in the store is dead"
+    assert_stored_refresh_token_alive(rig, auth_server)
     assert "Traceback" not in rig.log_text()
     hostile_record(
         "interrupts", "SIGTERM to the daemon and its refresh process after rotation", 1, 1
@@ -325,22 +338,14 @@ def test_a_sigterm_to_the_refresh_process_after_rotation_still_answers_its_calle
 ) -> None:
     # A `kill` of the refresh process while the daemon stays: it saves, answers the
     # daemon, then exits; the caller gets its token, not "ended without an answer".
-    write_provider(rig.home, auth_server)
-    sign_in_cli(rig)
-    assert rig.cli("get-token", "corp", "alice").returncode == 0  # the daemon is up
-    ready = tmp_path / "daemon-ready"
-    asker = ask_for_refresh(rig)
-    wait_for(ready, asker)
-    child = paused_child(ready)
+    asker, child, ready = refresh_paused_after_rotation(rig, auth_server, tmp_path)
     os.kill(child, signal.SIGTERM)
     ready.unlink()
     out, err = asker.communicate(timeout=30)
     assert asker.returncode == 0, err + rig.log_text()
     assert auth_server.introspect(out.strip())
     assert gone(child), "the refresh process did not exit after its answer"
-    final = stored_refresh_token(rig)
-    assert final is not None
-    assert auth_server.introspect(final), "the refresh token in the store is dead"
+    assert_stored_refresh_token_alive(rig, auth_server)
     assert "without an answer" not in rig.log_text()
     hostile_record("interrupts", "SIGTERM to the daemon's refresh process after rotation", 1, 1)
 
@@ -368,9 +373,7 @@ def test_a_keyring_locked_during_a_refresh_loses_nothing(
     rig.stop_daemon()
     got = rig.cli("--no-daemon", "get-token", "corp", "alice")
     assert got.returncode == 0, got.stderr
-    final = stored_refresh_token(rig)
-    assert final is not None
-    assert auth_server.introspect(final), "the refresh token in the store is dead"
+    assert_stored_refresh_token_alive(rig, auth_server)
     hostile_record(
         "interrupts", "keyring locked during a refresh, unlocked later", 1, 1, "no new sign-in"
     )
