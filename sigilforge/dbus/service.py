@@ -285,7 +285,7 @@ class BrokerInterface(ServiceInterface):
         answers it afresh (a change is rare; nothing is sent from what memory said)."""
         broker = self._broker
         if broker is None or not self._answer_miss(msg, broker):
-            self._send_error(msg, RuntimeError("the daemon is stopping"))
+            self._send_error(msg, SigilforgeError("the daemon is stopping; call again"))
 
     def _send_error(self, msg: Message, exc: Exception) -> None:
         error = _as_dbus_error(exc)
