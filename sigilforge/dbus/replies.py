@@ -6,8 +6,10 @@ again, and dbus-fast then wrote each reply with a ``send`` of its own, waking th
 daemon once per reply. Here a method return is a few ``struct`` packs (the layout is the
 D-Bus specification's, checked against dbus-fast's marshaller by the tests), and the
 replies to the calls of one read of the socket (one read carries every call that arrived
-meanwhile) go out in one ``send`` once the event loop is done with that read: a reply
-waits for the answers to the calls read with it, microseconds, never for anything else.
+meanwhile) go out in one ``send`` as that read's callback ends: a reply waits for the
+answers to the calls read with it, microseconds, never for anything else. (Sending at the
+next turn of the loop instead cost one more wake-up of the loop per read: 16 callers got
+~5% fewer calls answered than from a dbus-fast service answering each call as it came.)
 
 A token reply is the same bytes call after call but for the two serials, so each
 (caller, token) pair is encoded once and copied with its serials packed in.
@@ -22,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbus_fast import Message, MessageFlag, MessageType
 
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
 
 __all__ = ["Replies", "encode_method_return", "expects_reply", "token_body"]
+
+log = logging.getLogger(__name__)
 
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
@@ -116,6 +121,17 @@ class Replies:
         # (caller, token) -> (expires_at, the whole reply with both serials zero).
         self._templates: dict[tuple[str | None, str], tuple[int, bytes]] = {}
         self._out = _Encoded()
+        self._reading = False
+        self.flushes_with_reads = _after_each_read(self._loop, bus, self._read_done)
+
+    def _read_done(self, reader: Callable[[], object]) -> None:
+        self._reading = True
+        try:
+            reader()
+        finally:
+            self._reading = False
+            if self._scheduled:
+                self._flush()
 
     def send_token(self, call: Message, token: str, expires_at: int, epoch: int | None) -> None:
         """``GetToken``'s reply; ``epoch``: answered from memory as of it (held for
@@ -138,8 +154,10 @@ class Replies:
             self._held_calls.append(call)
         if not self._scheduled:
             self._scheduled = True
-            # Runs after the callbacks of this turn, the read that brought the call included.
-            self._loop.call_soon(self._flush)
+            if not self._reading:
+                # Not answered within a read (a cache miss's answer from the pool): after
+                # the callbacks of this turn.
+                self._loop.call_soon(self._flush)
         at = len(out)
         out += template[1]
         _U32.pack_into(out, at + _SERIAL_AT, self._bus.next_serial())
@@ -154,6 +172,8 @@ class Replies:
         return template
 
     def _flush(self) -> None:
+        if not self._scheduled:
+            return  # sent already, at the end of a read in the same turn
         self._scheduled = False
         data, self._pending = self._pending, bytearray()
         calls = self._held_calls
@@ -172,6 +192,28 @@ class Replies:
             # dbus-fast takes the bytes out of the message within ``send``.
             self._out._data = data
             self._bus.send(self._out)
+
+
+def _after_each_read(
+    loop: asyncio.AbstractEventLoop, bus: Any, then: Callable[[Callable[[], object]], None]
+) -> bool:
+    """Have ``then(reader)`` run in place of the bus's socket reader, so that it can act
+    as the reader's callback ends. dbus-fast keeps neither its reader nor its socket's fd
+    public, and asyncio's selector loops keep their registered callbacks private too: if
+    any of that is not as expected (another loop, another dbus-fast), nothing changes and
+    False says replies go out at the next turn of the loop instead."""
+    try:
+        fd = bus._fd
+        handle = loop._selector.get_key(fd).data[0]  # type: ignore[attr-defined]
+        reader = handle._callback
+        args = handle._args
+    except (AttributeError, KeyError, TypeError, IndexError, ValueError):
+        log.debug("replies go out at the next turn of the loop: no reader to follow")
+        return False
+    if not callable(reader) or args:
+        return False
+    loop.add_reader(fd, then, reader)
+    return True
 
 
 class _Encoded(Message):

@@ -4,6 +4,7 @@ dbus-fast's marshaller makes of the same reply: every client reads them the same
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from dbus_fast import Message
@@ -139,3 +140,40 @@ def test_a_turn_that_saw_two_versions_sends_none_of_its_answers_from_memory() ->
     bus, redone = asyncio.run(scenario())
     assert [c.serial for c in redone] == [7, 8]
     assert bus.written == []
+
+
+def test_replies_to_the_calls_of_one_read_go_out_as_that_read_ends() -> None:
+    """Not a turn of the loop later: that wake-up per read cost 16 callers ~5% of their
+    calls. Run on asyncio's own loop, so a change there that turns this off is seen."""
+
+    async def scenario() -> tuple[list[int], bool]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        bus = _Bus()
+        bus._fd = ours.fileno()  # type: ignore[attr-defined]
+        seen_by_next_callback: list[int] = []
+        read = asyncio.Event()
+
+        def reader() -> None:
+            ours.recv(64)
+            # Queued before the replies: with them sent at the next turn, it runs first.
+            loop.call_soon(lambda: seen_by_next_callback.append(len(bus.written)))
+            replies.send_token(_call(7, ":1.5"), "sk-one", 0, 3)
+            replies.send_token(_call(8, ":1.6"), "sk-one", 0, None)
+            loop.call_soon(read.set)
+
+        loop.add_reader(ours.fileno(), reader)
+        replies = Replies(bus, lambda epoch: True, lambda call: None)  # type: ignore[arg-type]
+        try:
+            theirs.send(b"calls")
+            await asyncio.wait_for(read.wait(), 5)
+        finally:
+            loop.remove_reader(ours.fileno())
+            ours.close()
+            theirs.close()
+        return seen_by_next_callback, replies.flushes_with_reads
+
+    seen, follows_reads = asyncio.run(scenario())
+    assert follows_reads
+    assert seen == [1], "both replies in one send, before anything queued during the read"
