@@ -372,7 +372,7 @@ def precompile() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs, each on a fresh bus")
-    parser.add_argument("--rounds", type=int, default=1000, help="calls per latency figure")
+    parser.add_argument("--rounds", type=int, default=2000, help="calls per latency figure")
     parser.add_argument("--slice", type=float, default=0.6, help="seconds per throughput slice")
     parser.add_argument("--activations", type=int, default=7)
     parser.add_argument("--misses", type=int, default=5, help="first reads per activation")
