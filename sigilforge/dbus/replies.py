@@ -163,6 +163,11 @@ class Replies:
         _U32.pack_into(out, at + _SERIAL_AT, self._bus.next_serial())
         _U32.pack_into(out, at + _REPLY_SERIAL_AT, call.serial)
 
+    def forget(self) -> None:
+        """Drop every encoded reply: after a token is removed or replaced, no copy of it
+        stays in memory here (the token cache forgets it too)."""
+        self._templates.clear()
+
     def _template(self, key: tuple[str | None, str], expires_at: int) -> tuple[int, bytes]:
         if len(self._templates) >= _TEMPLATES:
             self._templates.clear()

@@ -404,6 +404,8 @@ class BrokerInterface(ServiceInterface):
         self._loop.call_soon_threadsafe(self._emit, event)
 
     def _emit(self, event: Event) -> None:
+        if self._replies is not None and not isinstance(event, AccountAdded):
+            self._replies.forget()
         match event:
             case TokenRefreshed(service, account, expires_at):
                 self.token_refreshed(service, account, expires_at)
