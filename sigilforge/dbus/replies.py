@@ -15,9 +15,10 @@ A token reply is the same bytes call after call but for the two serials, so each
 (caller, token) pair is encoded once and copied with its serials packed in.
 
 An answer from memory is made from the last look at ``accounts.json`` (its epoch), not
-a look per call: it goes out only if, at the end of the turn, after every call answered
-in it was received, ``confirm(epoch)`` (one poll of the file's watch) says nothing
-changed since. Otherwise those calls are handed to ``redo``, which answers them afresh.
+a look per call: it goes out only if, as its read ends (or at the end of the turn),
+after every call answered with it was received, ``confirm(epoch)`` (one poll of the
+file's watch) says nothing changed since. Otherwise those calls are handed to ``redo``,
+which answers them afresh.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def _signature_field(signature: str) -> bytes:
 
 
 class Replies:
-    """Method returns for calls answered on the event loop; one write per turn of it.
+    """Method returns for calls answered on the event loop; one write per read of the
+    socket (or per turn of the loop, for answers from the pool).
 
     ``confirm(epoch)``: whether answers from memory made as of ``epoch`` still hold;
     ``redo(call)``: answer a call whose answer from memory did not."""
