@@ -240,6 +240,11 @@ class Broker:
         stops during suspend -- and calls ``refresh_due`` (``sigilforge.refresh_timer``)."""
         return self._tokens.next_refresh_at()
 
+    def refreshes(self, service: str, account: str) -> bool:
+        """Whether the account holds tokens the timer may have to refresh (OAuth)."""
+        found = self._accounts.find(service, account)
+        return found is not None and found.kind is AccountKind.OAUTH2
+
     def refresh_due(self) -> list[tuple[str, str]]:
         """Refresh every token that is due now; the accounts refreshed. Each success
         emits ``TokenRefreshed``, each revoked grant ``ReauthRequired``; a temporary

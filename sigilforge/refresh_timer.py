@@ -4,7 +4,8 @@ It drives only the broker's public side (``next_refresh_at``, ``refresh_due``,
 ``subscribe``), so the broker stays a facade that knows nothing of timers. It sleeps
 until the next token falls due but never longer than ``max_sleep`` and compares against
 the wall clock on waking, so a suspend that stopped the sleep delays a refresh by at most
-``max_sleep`` after resume. An added account wakes it (its ``AccountAdded`` event).
+``max_sleep`` after resume. An added OAuth account wakes it (its ``AccountAdded`` event);
+an API key, with nothing to refresh, does not: each wake-up looks over every account.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class RefreshSource(Protocol):
 
     def refresh_due(self) -> list[tuple[str, str]]: ...
 
+    def refreshes(self, service: str, account: str) -> bool: ...
+
     def subscribe(self, listener: Listener) -> Callable[[], None]: ...
 
 
@@ -48,7 +51,7 @@ def start_refresh_timer(
     """Refresh due tokens in a thread of its own until the returned function is called
     (which joins the thread, bounded). Each refresh emits ``TokenRefreshed``.
 
-    The first look is ``first_after`` seconds away (sooner if an account is added): it
+    The first look is ``first_after`` seconds away (sooner if an OAuth account is added): it
     reads every account's tokens, which a daemon just started must not do while it
     answers the call that started it (the thread would take turns with that call for
     the interpreter and the store)."""
@@ -56,7 +59,7 @@ def start_refresh_timer(
     wake = threading.Event()
 
     def on_event(event: Event) -> None:
-        if isinstance(event, AccountAdded):
+        if isinstance(event, AccountAdded) and broker.refreshes(event.service, event.account):
             wake.set()
 
     unsubscribe = broker.subscribe(on_event)

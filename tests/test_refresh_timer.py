@@ -1,5 +1,6 @@
 """The proactive refresh timer on its own (a scripted source): its first look waits,
-an added account cuts the wait short, and stopping it never waits for the first look."""
+an added OAuth account cuts the wait short (an API key does not: a look goes over every
+account), and stopping it never waits for the first look."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class Source:
         self.events = EventHub()
         self.looked = threading.Event()
         self.looks = 0
+        self.oauth = {("github", "someone")}
 
     def next_refresh_at(self) -> float | None:
         return None
@@ -23,6 +25,9 @@ class Source:
         self.looks += 1
         self.looked.set()
         return []
+
+    def refreshes(self, service: str, account: str) -> bool:
+        return (service, account) in self.oauth
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self.events.subscribe(listener)
@@ -33,6 +38,8 @@ def test_the_first_look_waits_until_an_account_is_added() -> None:
     stop = start_refresh_timer(source, max_sleep=60.0, first_after=60.0)
     try:
         source.events.emit(AccountRemoved("github", "someone"))  # not a reason to look
+        source.events.emit(AccountAdded("openai", "work"))  # an API key: nor is this
+        assert not source.looked.wait(0.2)
         assert source.looks == 0
         source.events.emit(AccountAdded("github", "someone"))
         assert source.looked.wait(10)
