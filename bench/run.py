@@ -377,7 +377,7 @@ def main() -> int:
     parser.add_argument("--activations", type=int, default=7)
     parser.add_argument("--misses", type=int, default=5, help="first reads per activation")
     parser.add_argument("--processes", type=int, default=24, help="processes per CLI figure")
-    parser.add_argument("--adds", type=int, default=30, help="timed adds at each account count")
+    parser.add_argument("--adds", type=int, default=60, help="timed adds at each account count")
     parser.add_argument("--growth-calls", type=int, default=100_000)
     args = parser.parse_args()
     precompile()
