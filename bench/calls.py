@@ -7,6 +7,7 @@ can never be the speed of an error.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,26 +49,24 @@ def api_key(i: int) -> str:
     return f"sk-bench-{i:04d}-0123456789abcdef"
 
 
-def _to_broker(member: str, signature: str = "", body: list[Any] | None = None) -> Message:
-    return Message(
-        destination=BUS_NAME,
-        path=OBJECT_PATH,
-        interface=INTERFACE,
-        member=member,
-        signature=signature,
-        body=body or [],
-    )
+def _to(destination: str, path: str, interface: str) -> Callable[..., Message]:
+    """A builder of calls to one object: ``(member, signature="", body=None) -> Message``."""
+
+    def message(member: str, signature: str = "", body: list[Any] | None = None) -> Message:
+        return Message(
+            destination=destination,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=body or [],
+        )
+
+    return message
 
 
-def _to_echo(member: str, signature: str = "", body: list[Any] | None = None) -> Message:
-    return Message(
-        destination=ECHO_NAME,
-        path=ECHO_PATH,
-        interface=ECHO_NAME,
-        member=member,
-        signature=signature,
-        body=body or [],
-    )
+_to_broker = _to(BUS_NAME, OBJECT_PATH, INTERFACE)
+_to_echo = _to(ECHO_NAME, ECHO_PATH, ECHO_NAME)
 
 
 def get_token(i: int) -> Call:
@@ -79,9 +78,7 @@ def list_accounts() -> Call:
 
 
 def goa_access_token() -> Call:
-    msg = Message(
-        destination=GOA_NAME, path=GOA_PATH, interface=GOA_OAUTH2, member="GetAccessToken"
-    )
+    msg = _to(GOA_NAME, GOA_PATH, GOA_OAUTH2)("GetAccessToken")
     return Call("GOA GetAccessToken", msg, GOA_TOKEN)
 
 
@@ -105,19 +102,17 @@ def hold_rows(rows: list[Any]) -> Call:
 
 SECRETS_NAME = "org.freedesktop.secrets"
 _SECRETS = "org.freedesktop.Secret"
+_to_secrets = _to(SECRETS_NAME, "/org/freedesktop/secrets", f"{_SECRETS}.Service")
+_to_default_collection = _to(
+    SECRETS_NAME, "/org/freedesktop/secrets/aliases/default", f"{_SECRETS}.Collection"
+)
+_to_bus = _to("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
 
 
 async def plain_secret_session(bus: MessageBus) -> str:
     """A Secret Service session without encryption, for the floor's own items (a
     private bus and dummy secrets): the keyring's work per item, no key exchange."""
-    msg = Message(
-        destination=SECRETS_NAME,
-        path="/org/freedesktop/secrets",
-        interface=f"{_SECRETS}.Service",
-        member="OpenSession",
-        signature="sv",
-        body=["plain", Variant("s", "")],
-    )
+    msg = _to_secrets("OpenSession", "sv", ["plain", Variant("s", "")])
     _output, path = await Call("OpenSession", msg).on(bus)
     return str(path)
 
@@ -133,45 +128,23 @@ def create_item(session: str, n: int) -> Call:
             "a{ss}", {"xdg:schema": FLOOR_SCHEMA, "item": str(n)}
         ),
     }
-    msg = Message(
-        destination=SECRETS_NAME,
-        path="/org/freedesktop/secrets/aliases/default",
-        interface=f"{_SECRETS}.Collection",
-        member="CreateItem",
-        signature="a{sv}(oayays)b",
-        body=[properties, [session, b"", f"floor-{n}".encode(), "text/plain"], True],
-    )
+    secret = [session, b"", f"floor-{n}".encode(), "text/plain"]
+    msg = _to_default_collection("CreateItem", "a{sv}(oayays)b", [properties, secret, True])
     return Call("CreateItem", msg)
 
 
 async def clear_floor(bus: MessageBus) -> None:
     """Delete every floor item, so that the keyring holds the accounts' items alone
     whenever an add is timed."""
-    search = Message(
-        destination=SECRETS_NAME,
-        path="/org/freedesktop/secrets",
-        interface=f"{_SECRETS}.Service",
-        member="SearchItems",
-        signature="a{ss}",
-        body=[{"xdg:schema": FLOOR_SCHEMA}],
-    )
+    search = _to_secrets("SearchItems", "a{ss}", [{"xdg:schema": FLOOR_SCHEMA}])
     unlocked, locked = await Call("SearchItems", search).on(bus)
     for path in [*unlocked, *locked]:
-        delete = Message(
-            destination=SECRETS_NAME, path=path, interface=f"{_SECRETS}.Item", member="Delete"
-        )
+        delete = _to(SECRETS_NAME, path, f"{_SECRETS}.Item")("Delete")
         await Call("Delete", delete).on(bus)
 
 
 async def owner_pid(bus: MessageBus, name: str) -> int | None:
-    msg = Message(
-        destination="org.freedesktop.DBus",
-        path="/org/freedesktop/DBus",
-        interface="org.freedesktop.DBus",
-        member="GetConnectionUnixProcessID",
-        signature="s",
-        body=[name],
-    )
+    msg = _to_bus("GetConnectionUnixProcessID", "s", [name])
     reply = await asyncio.wait_for(bus.call(msg), TIMEOUT)
     if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
         return None

@@ -27,16 +27,7 @@ from sigilforge.dbus.replies import Replies, encode_method_return, token_body
 def test_a_token_reply_is_what_dbus_fast_would_send(
     sender: str | None, token: str, expires_at: int
 ) -> None:
-    call = Message(
-        destination="org.sigilforge.Broker1",
-        path="/org/sigilforge/Broker1",
-        interface="org.sigilforge.Broker1",
-        member="GetToken",
-        signature="ss",
-        body=["openai", "work"],
-        serial=4_000_000_001,
-        sender=sender,
-    )
+    call = _call(4_000_000_001, sender)
     reference = Message.new_method_return(call, "sx", [token, expires_at])
     reference.serial = 77
     ours = encode_method_return(77, call.serial, sender, "sx", token_body(token, expires_at))
@@ -60,7 +51,7 @@ class _Bus:
         self.written.append(bytes(msg._marshall(False)))
 
 
-def _call(serial: int, sender: str) -> Message:
+def _call(serial: int, sender: str | None) -> Message:
     return Message(
         destination="org.sigilforge.Broker1",
         path="/org/sigilforge/Broker1",
